@@ -1,0 +1,185 @@
+"""Typed configuration of a training run, with validation that names the bad field.
+
+This module imports neither TensorFlow nor absl: the commands validate a config
+before paying for `import tensorflow`, so a bad flag costs a fraction of a second.
+"""
+
+import dataclasses
+import json
+import os
+import re
+
+from keras_vae.errors import ConfigError
+
+LIKELIHOODS = ("bernoulli", "gaussian")
+GAUSSIAN_VARIANCES = ("fixed", "learned")
+BINARIZATIONS = ("auto", "none", "static", "dynamic")
+ACTIVATIONS = ("relu", "tanh", "elu", "gelu", "selu", "silu", "softplus", "sigmoid", "leaky_relu")
+
+# The tfds data sets that hold 28x28 grey-scale images with integer labels.
+TFDS_DATASETS = ("mnist", "fashion_mnist", "kmnist")
+EMNIST_CONFIGS = ("byclass", "bymerge", "balanced", "letters", "digits", "mnist")
+BUNDLED_DATASET = "mnist_sample"
+IDX_PREFIX = "idx:"
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+    """The VAE's architecture and objective."""
+
+    latent_dims: int = 2
+    hidden_units: tuple[int, ...] = (512, 256)
+    activation: str = "relu"
+    likelihood: str = "bernoulli"
+    # Gaussian decoders only: "fixed" uses `gaussian_sigma` for every pixel (the
+    # squared-error case); "learned" adds a per-pixel log-variance output.
+    gaussian_variance: str = "fixed"
+    gaussian_sigma: float = 0.1
+    beta: float = 1.0
+
+
+@dataclasses.dataclass(frozen=True)
+class DataConfig:
+    """Where the images come from and how they are prepared."""
+
+    dataset: str = "mnist"
+    data_dir: str | None = None
+    # "auto" resolves to "dynamic" for Bernoulli likelihoods and "none" for Gaussian.
+    binarize: str = "auto"
+    validation_fraction: float = 0.1
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation and bookkeeping."""
+
+    epochs: int = 30
+    batch_size: int = 128
+    learning_rate: float = 1e-3
+    seed: int = 0
+    # TensorBoard image summaries are written every this many epochs (and after the last).
+    image_every_epochs: int = 5
+    # Keras' progress bar: 0 silent, 1 bar, 2 one line per epoch; "auto" is 1.
+    verbose: int = 1
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """Everything that defines one run; written to `config.json` in the model directory."""
+
+    model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
+    data: DataConfig = dataclasses.field(default_factory=DataConfig)
+    train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
+    model_dir: str = ""
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Config":
+        model = dict(d["model"])
+        model["hidden_units"] = tuple(model["hidden_units"])
+        return cls(
+            model=ModelConfig(**model),
+            data=DataConfig(**d["data"]),
+            train=TrainConfig(**d["train"]),
+            model_dir=d.get("model_dir", ""),
+        )
+
+
+def _require(ok: bool, message: str) -> None:
+    if not ok:
+        raise ConfigError(message)
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def parse_hidden_units(text: str) -> tuple[int, ...]:
+    """'512,256' -> (512, 256); raises ConfigError for anything but positive integers."""
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    _require(bool(parts), "hidden_units must list at least one layer size, e.g. 512,256")
+    try:
+        units = tuple(int(p) for p in parts)
+    except ValueError:
+        raise ConfigError(f"hidden_units must be comma-separated integers, got {text!r}") from None
+    _require(all(u > 0 for u in units), f"hidden_units must all be positive, got {text!r}")
+    return units
+
+
+def dataset_kind(name: str) -> str:
+    """'bundled', 'idx' or 'tfds'; raises ConfigError for a name keras_vae cannot load."""
+    if name == BUNDLED_DATASET:
+        return "bundled"
+    if name.startswith(IDX_PREFIX):
+        _require(len(name) > len(IDX_PREFIX), "dataset idx: needs a folder, e.g. idx:/path/to/mnist")
+        return "idx"
+    if name in TFDS_DATASETS:
+        return "tfds"
+    match = re.fullmatch(r"emnist/(\w+)", name)
+    if match and match.group(1) in EMNIST_CONFIGS:
+        return "tfds"
+    raise ConfigError(
+        f"unknown dataset {name!r}: expected one of {', '.join(TFDS_DATASETS)}, "
+        f"emnist/{{{','.join(EMNIST_CONFIGS)}}}, {BUNDLED_DATASET} or idx:FOLDER")
+
+
+def validate_model(m: ModelConfig) -> None:
+    _require(_is_int(m.latent_dims) and m.latent_dims >= 1,
+             f"latent_dims must be a positive integer, got {m.latent_dims!r}")
+    _require(len(m.hidden_units) >= 1, "hidden_units must list at least one layer size")
+    _require(all(_is_int(u) and u >= 1 for u in m.hidden_units),
+             f"hidden_units must all be positive integers, got {list(m.hidden_units)}")
+    _require(m.activation in ACTIVATIONS,
+             f"unknown activation {m.activation!r}: expected one of {', '.join(ACTIVATIONS)}")
+    _require(m.likelihood in LIKELIHOODS,
+             f"unknown likelihood {m.likelihood!r}: expected one of {', '.join(LIKELIHOODS)}")
+    _require(m.gaussian_variance in GAUSSIAN_VARIANCES,
+             f"unknown gaussian_variance {m.gaussian_variance!r}: "
+             f"expected one of {', '.join(GAUSSIAN_VARIANCES)}")
+    _require(m.gaussian_sigma > 0, f"gaussian_sigma must be positive, got {m.gaussian_sigma!r}")
+    _require(m.beta >= 0 and m.beta != float("inf"),
+             f"beta must be a finite number >= 0, got {m.beta!r}")
+
+
+def validate_data(d: DataConfig) -> None:
+    kind = dataset_kind(d.dataset)
+    if kind == "idx":
+        folder = d.dataset[len(IDX_PREFIX):]
+        _require(os.path.isdir(folder), f"IDX data folder {folder} does not exist")
+    _require(d.binarize in BINARIZATIONS,
+             f"unknown binarize {d.binarize!r}: expected one of {', '.join(BINARIZATIONS)}")
+    _require(0 < d.validation_fraction < 1,
+             f"validation_fraction must be between 0 and 1, got {d.validation_fraction!r}")
+
+
+def validate_train(t: TrainConfig) -> None:
+    _require(_is_int(t.epochs) and t.epochs >= 1, f"epochs must be a positive integer, got {t.epochs!r}")
+    _require(_is_int(t.batch_size) and t.batch_size >= 1,
+             f"batch_size must be a positive integer, got {t.batch_size!r}")
+    _require(t.learning_rate > 0 and t.learning_rate != float("inf"),
+             f"learning_rate must be a positive number, got {t.learning_rate!r}")
+    _require(_is_int(t.seed) and 0 <= t.seed < 2**31, f"seed must be in [0, 2**31), got {t.seed!r}")
+    _require(_is_int(t.image_every_epochs) and t.image_every_epochs >= 1,
+             f"image_every_epochs must be a positive integer, got {t.image_every_epochs!r}")
+    _require(t.verbose in (0, 1, 2), f"verbose must be 0, 1 or 2, got {t.verbose!r}")
+
+
+def resolve(config: Config) -> Config:
+    """Validates `config` and replaces 'auto' values by what they stand for."""
+    validate_model(config.model)
+    validate_data(config.data)
+    validate_train(config.train)
+    _require(bool(config.model_dir), "model_dir must name a directory")
+    data = config.data
+    if data.binarize == "auto":
+        binarize = "dynamic" if config.model.likelihood == "bernoulli" else "none"
+        data = dataclasses.replace(data, binarize=binarize)
+    return dataclasses.replace(config, data=data)
+
+
+def load(path: str) -> Config:
+    """Reads a `config.json` written by `save`."""
+    with open(path) as f:
+        return Config.from_dict(json.load(f))

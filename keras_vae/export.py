@@ -1,0 +1,49 @@
+"""Exports a trained VAE as a TF SavedModel with named serving signatures.
+
+The SavedModel needs neither keras_vae nor Keras to load:
+    m = tf.saved_model.load(path)
+    m.signatures["encode"](images=x)            # {"mean", "log_variance"}
+    m.signatures["decode"](z=z)                 # {"images"}
+    m.signatures["sample"](num_samples=n, seed=s)  # {"images"}, the same for the same seed
+    m.signatures["reconstruct"](images=x)       # {"images"}
+Images are float32 [batch, height, width] in [0, 1]; inputs of another shape or
+dtype are rejected by the signature rather than broadcast.
+"""
+
+import keras
+import tensorflow as tf
+
+
+def export_saved_model(model, path: str) -> None:
+    """Writes `model`'s serving signatures to the SavedModel directory `path`."""
+    height, width = model.image_shape
+    images_spec = tf.TensorSpec([None, height, width], tf.float32, name="images")
+    z_spec = tf.TensorSpec([None, model.latent_dims], tf.float32, name="z")
+
+    def encode(images):
+        mean, log_variance = model.encode(images)
+        return {"mean": mean, "log_variance": log_variance}
+
+    def decode(z):
+        return {"images": model.decode_images(z)}
+
+    def sample(num_samples, seed):
+        # Stateless, so the same seed gives the same images in every process.
+        tf.debugging.assert_positive(num_samples, message="num_samples must be positive")
+        z = tf.random.stateless_normal(
+            tf.stack([num_samples, model.latent_dims]), seed=tf.stack([seed, 0]))
+        return {"images": model.decode_images(z)}
+
+    def reconstruct(images):
+        # The posterior mean, not a sample: serving should be deterministic.
+        mean, _ = model.encode(images)
+        return {"images": model.decode_images(mean)}
+
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.add_endpoint("encode", encode, input_signature=[images_spec])
+    archive.add_endpoint("decode", decode, input_signature=[z_spec])
+    archive.add_endpoint("sample", sample, input_signature=[
+        tf.TensorSpec([], tf.int32, name="num_samples"), tf.TensorSpec([], tf.int64, name="seed")])
+    archive.add_endpoint("reconstruct", reconstruct, input_signature=[images_spec])
+    archive.write_out(path, verbose=False)

@@ -1,0 +1,101 @@
+"""Matplotlib figures and image grids made from numpy arrays (no TensorFlow here)."""
+
+import statistics
+
+import matplotlib
+
+matplotlib.use("Agg")  # Files only: runs on machines without a display.
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+def image_grid(images: np.ndarray, cols: int, pad: int = 1) -> np.ndarray:
+    """Tiles images [N, H, W] row by row into one [rows*(H+pad)-pad, cols*(W+pad)-pad] image.
+
+    Padding is 1.0 (white in a grey-scale colour map with vmax=1): a thin border
+    between digits, which are white on black.
+    """
+    n, h, w = images.shape
+    rows = -(-n // cols)
+    grid = np.ones((rows * (h + pad) - pad, cols * (w + pad) - pad), dtype=np.float32)
+    for i, image in enumerate(images):
+        r, c = divmod(i, cols)
+        grid[r * (h + pad):r * (h + pad) + h, c * (w + pad):c * (w + pad) + w] = image
+    return grid
+
+
+def normal_quantile_grid(n: int, epsilon: float = 0.05) -> np.ndarray:
+    """Latent points [n*n, 2] at the Normal quantiles of an evenly spaced probability grid.
+
+    Points are evenly spaced in probability, so they cover the prior as its mass does
+    (Kingma & Welling 2013, Fig. 4). Rows run from high to low z_2 so the figure has
+    z_2 increasing upwards.
+    """
+    probabilities = np.linspace(epsilon, 1 - epsilon, n)
+    values = np.array([statistics.NormalDist().inv_cdf(p) for p in probabilities], np.float32)
+    z1, z2 = np.meshgrid(values, values[::-1])
+    return np.stack([z1.ravel(), z2.ravel()], axis=1)
+
+
+def _save(fig, path: str) -> None:
+    fig.savefig(path, dpi=100, bbox_inches="tight")
+    plt.close(fig)
+
+
+def _show_grid(ax, grid: np.ndarray) -> None:
+    ax.imshow(grid, cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def reconstruction_rows(inputs: np.ndarray, reconstructions: np.ndarray, cols: int) -> np.ndarray:
+    """Interleaves rows of `cols` inputs with the rows of their reconstructions."""
+    pairs = []
+    for start in range(0, len(inputs), cols):
+        pairs += [inputs[start:start + cols], reconstructions[start:start + cols]]
+    return np.concatenate(pairs)
+
+
+def save_reconstructions(path: str, inputs: np.ndarray, reconstructions: np.ndarray,
+                         cols: int = 10) -> None:
+    """Each row of test inputs is followed by a row of their reconstructions."""
+    grid = image_grid(reconstruction_rows(inputs, reconstructions, cols), cols)
+    fig, ax = plt.subplots(figsize=(cols * 0.6, len(inputs) // cols * 1.2 + 0.6))
+    _show_grid(ax, grid)
+    ax.set_title("Test images (odd rows) and their reconstructions (even rows)")
+    _save(fig, path)
+
+
+def save_samples(path: str, images: np.ndarray, cols: int = 10) -> None:
+    """A grid of images decoded from z ~ N(0, I)."""
+    fig, ax = plt.subplots(figsize=(cols * 0.6, -(-len(images) // cols) * 0.6 + 0.5))
+    _show_grid(ax, image_grid(images, cols))
+    ax.set_title("Samples: pixel means of p(x|z), z ~ N(0, I)")
+    _save(fig, path)
+
+
+def save_encodings(path: str, means: np.ndarray, labels: np.ndarray,
+                   class_names: tuple[str, ...], title: str = "Test-set encodings") -> None:
+    """A scatter plot of 2-D latent means, coloured by class, with a legend."""
+    fig, ax = plt.subplots(figsize=(8, 7))
+    cmap = plt.get_cmap("tab10" if len(class_names) <= 10 else "tab20")
+    for label in np.unique(labels):
+        points = means[labels == label]
+        name = class_names[label] if label < len(class_names) else str(label)
+        ax.scatter(points[:, 0], points[:, 1], s=3, alpha=0.6, color=cmap(label % cmap.N),
+                   label=name, rasterized=True)
+    ax.set_xlabel("z[0] (posterior mean)")
+    ax.set_ylabel("z[1] (posterior mean)")
+    ax.set_title(title)
+    ax.legend(markerscale=5, loc="center left", bbox_to_anchor=(1.0, 0.5), title="class")
+    _save(fig, path)
+
+
+def save_manifold(path: str, images: np.ndarray, n: int) -> None:
+    """Images decoded from `normal_quantile_grid(n)`, laid out on that grid."""
+    fig, ax = plt.subplots(figsize=(8, 8))
+    _show_grid(ax, image_grid(images, n, pad=0))
+    ax.set_title(f"Decoded {n}x{n} grid over Normal quantiles of (z[0], z[1])")
+    ax.set_xlabel("z[0] increases to the right")
+    ax.set_ylabel("z[1] increases upwards")
+    _save(fig, path)

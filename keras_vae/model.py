@@ -1,0 +1,286 @@
+"""The variational autoencoder: a Gaussian encoder q(z|x), a sampling layer and a decoder p(x|z).
+
+Images enter as float32 [batch, height, width] in [0, 1] and are flattened inside
+the model. `train_step` minimises the negative ELBO
+    -E_q[log p(x|z)] + beta * KL(q(z|x) || N(0, I))
+with one reparameterised sample of z per example (Kingma & Welling 2013).
+"""
+
+import math
+
+import keras
+import tensorflow as tf
+from keras import layers, ops
+
+from keras_vae import losses
+
+PACKAGE = "keras_vae"
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class Sampling(layers.Layer):
+    """Draws z = mean + exp(log_variance / 2) * eps with eps ~ N(0, I) (reparameterisation)."""
+
+    def __init__(self, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def call(self, mean, log_variance, noise=None):
+        # `noise` lets a caller supply eps, so two computations can share their draws.
+        if noise is None:
+            noise = keras.random.normal(ops.shape(mean), dtype=mean.dtype, seed=self.seed_generator)
+        return mean + ops.exp(0.5 * log_variance) * noise
+
+    def get_config(self):
+        return {**super().get_config(), "seed": self.seed}
+
+
+def _dense_stack(hidden_units, activation, prefix):
+    return [layers.Dense(units, activation=activation, name=f"{prefix}_{i}")
+            for i, units in enumerate(hidden_units)]
+
+
+def _build_stack(stack, input_shape):
+    shape = input_shape
+    for layer in stack:
+        if not layer.built:
+            layer.build(shape)
+        shape = layer.compute_output_shape(shape)
+    return shape
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class Encoder(layers.Layer):
+    """Maps flattened images to the mean and log-variance of q(z|x)."""
+
+    def __init__(self, latent_dims, hidden_units, activation="relu", **kwargs):
+        super().__init__(**kwargs)
+        self.latent_dims = latent_dims
+        self.hidden_units = tuple(hidden_units)
+        self.activation = activation
+        self.hidden = _dense_stack(self.hidden_units, activation, "hidden")
+        self.mean_head = layers.Dense(latent_dims, name="mean")
+        self.log_variance_head = layers.Dense(latent_dims, name="log_variance")
+
+    def build(self, input_shape):
+        shape = _build_stack(self.hidden, input_shape)
+        for head in (self.mean_head, self.log_variance_head):
+            if not head.built:
+                head.build(shape)
+
+    def call(self, x):
+        for layer in self.hidden:
+            x = layer(x)
+        return self.mean_head(x), self.log_variance_head(x)
+
+    def get_config(self):
+        return {**super().get_config(), "latent_dims": self.latent_dims,
+                "hidden_units": list(self.hidden_units), "activation": self.activation}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class Decoder(layers.Layer):
+    """Maps latent codes to the parameters of p(x|z), one per pixel.
+
+    Returns a dict: {"logits"} for a Bernoulli likelihood, {"mean"} for a Gaussian
+    with fixed variance, {"mean", "log_variance"} for a Gaussian with learned variance.
+    """
+
+    # Learned log-variances are kept above log(1e-4) (sigma >= 0.01) with a soft floor:
+    # on near-constant pixels an unbounded variance would collapse and the likelihood
+    # diverge, and a soft floor keeps gradients alive where a hard clip would not.
+    MIN_LOG_VARIANCE = math.log(1e-4)
+
+    def __init__(self, output_dims, hidden_units, activation="relu", likelihood="bernoulli",
+                 learned_variance=False, **kwargs):
+        super().__init__(**kwargs)
+        self.output_dims = output_dims
+        self.hidden_units = tuple(hidden_units)
+        self.activation = activation
+        self.likelihood = likelihood
+        self.learned_variance = learned_variance
+        self.hidden = _dense_stack(self.hidden_units, activation, "hidden")
+        self.output_head = layers.Dense(output_dims, name="logits" if likelihood == "bernoulli" else "mean")
+        self.log_variance_head = (layers.Dense(output_dims, name="log_variance")
+                                  if learned_variance else None)
+
+    def build(self, input_shape):
+        shape = _build_stack(self.hidden, input_shape)
+        for head in (self.output_head, self.log_variance_head):
+            if head is not None and not head.built:
+                head.build(shape)
+
+    def call(self, z):
+        h = z
+        for layer in self.hidden:
+            h = layer(h)
+        if self.likelihood == "bernoulli":
+            return {"logits": self.output_head(h)}
+        params = {"mean": ops.sigmoid(self.output_head(h))}
+        if self.log_variance_head is not None:
+            floor = self.MIN_LOG_VARIANCE
+            params["log_variance"] = floor + ops.softplus(self.log_variance_head(h) - floor)
+        return params
+
+    def get_config(self):
+        return {**super().get_config(), "output_dims": self.output_dims,
+                "hidden_units": list(self.hidden_units), "activation": self.activation,
+                "likelihood": self.likelihood, "learned_variance": self.learned_variance}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class VAE(keras.Model):
+    """A variational autoencoder with dense encoder and decoder.
+
+    Args:
+        image_shape: (height, width) of the grey-scale images.
+        latent_dims: size of z.
+        hidden_units: encoder layer sizes; the decoder mirrors them.
+        activation: hidden-layer activation.
+        likelihood: "bernoulli" (decoder gives logits) or "gaussian".
+        gaussian_variance: "fixed" (every pixel has std `gaussian_sigma`) or "learned".
+        gaussian_sigma: the fixed pixel standard deviation.
+        beta: weight of the KL term (1 gives the ELBO; beta-VAE otherwise).
+        binarize_training_inputs: draw x ~ Bernoulli(pixel intensity) afresh at each
+            training step (dynamic binarization, the literature's protocol for MNIST).
+        seed: seeds the sampling and binarization noise.
+    """
+
+    def __init__(self, image_shape=(28, 28), latent_dims=2, hidden_units=(512, 256),
+                 activation="relu", likelihood="bernoulli", gaussian_variance="fixed",
+                 gaussian_sigma=0.1, beta=1.0, binarize_training_inputs=False, seed=None,
+                 **kwargs):
+        super().__init__(**kwargs)
+        self.image_shape = tuple(int(d) for d in image_shape)
+        self.latent_dims = int(latent_dims)
+        self.hidden_units = tuple(int(u) for u in hidden_units)
+        self.activation = activation
+        self.likelihood = likelihood
+        self.gaussian_variance = gaussian_variance
+        self.gaussian_sigma = float(gaussian_sigma)
+        self.beta = float(beta)
+        self.binarize_training_inputs = bool(binarize_training_inputs)
+        self.seed = seed
+        self.pixels = math.prod(self.image_shape)
+
+        self.encoder = Encoder(self.latent_dims, self.hidden_units, activation, name="encoder")
+        self.decoder = Decoder(self.pixels, self.hidden_units[::-1], activation, likelihood,
+                               learned_variance=(likelihood == "gaussian"
+                                                 and gaussian_variance == "learned"),
+                               name="decoder")
+        self.sampling = Sampling(seed, name="sampling")
+        self.binarization_seed = keras.random.SeedGenerator(None if seed is None else seed + 1)
+        # A variable rather than a constant so that a schedule can change it during
+        # training without retracing the compiled train step.
+        self.kl_weight = self.add_weight(
+            shape=(), initializer=keras.initializers.Constant(self.beta), trainable=False,
+            name="kl_weight")
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+        self.reconstruction_tracker = keras.metrics.Mean(name="reconstruction")
+        self.kl_tracker = keras.metrics.Mean(name="kl")
+        self.elbo_tracker = keras.metrics.Mean(name="elbo")
+        self.build((None, *self.image_shape))
+
+    def build(self, input_shape):
+        if not self.encoder.built:
+            self.encoder.build((None, self.pixels))
+        if not self.decoder.built:
+            self.decoder.build((None, self.latent_dims))
+        self.built = True
+
+    @property
+    def metrics(self):
+        # Listed here so that Keras resets them at the start of every epoch.
+        return [self.loss_tracker, self.reconstruction_tracker, self.kl_tracker, self.elbo_tracker]
+
+    # --- The model's pieces, usable on their own (export and figures build on them).
+
+    def _flatten(self, images):
+        return ops.reshape(images, (-1, self.pixels))
+
+    def encode(self, images):
+        """Images [B, H, W] -> (mean, log_variance) of q(z|x), each [B, latent_dims]."""
+        return self.encoder(self._flatten(images))
+
+    def decode(self, z):
+        """Latent codes [B, latent_dims] -> dict of p(x|z) parameters, each [B, H*W]."""
+        return self.decoder(z)
+
+    def pixel_means(self, params):
+        """E[x|z] as images [B, H, W] from the decoder's parameters."""
+        means = ops.sigmoid(params["logits"]) if "logits" in params else params["mean"]
+        return ops.reshape(means, (-1, *self.image_shape))
+
+    def decode_images(self, z):
+        """Latent codes -> pixel means E[x|z], images [B, H, W] in [0, 1]."""
+        return self.pixel_means(self.decode(z))
+
+    def reconstruction_log_likelihood(self, x_flat, params):
+        """log p(x|z) per example, summed over pixels."""
+        if self.likelihood == "bernoulli":
+            return losses.bernoulli_log_likelihood(x_flat, params["logits"])
+        log_variance = params.get("log_variance", 2.0 * math.log(self.gaussian_sigma))
+        return losses.gaussian_log_likelihood(x_flat, params["mean"], log_variance)
+
+    def elbo_terms(self, images, noise=None):
+        """Per-example reconstruction (-log p(x|z)) and KL, in nats, with one sampled z each."""
+        x = self._flatten(images)
+        mean, log_variance = self.encoder(x)
+        z = self.sampling(mean, log_variance, noise=noise)
+        params = self.decoder(z)
+        return {"reconstruction": -self.reconstruction_log_likelihood(x, params),
+                "kl": losses.kl_to_standard_normal(mean, log_variance)}
+
+    def call(self, images, training=False):
+        """Reconstructs images through a sampled z; returns pixel means [B, H, W]."""
+        mean, log_variance = self.encode(images)
+        return self.decode_images(self.sampling(mean, log_variance))
+
+    # --- Training and evaluation.
+
+    def binarize(self, images):
+        """A fresh draw x ~ Bernoulli(images), elementwise."""
+        u = keras.random.uniform(ops.shape(images), dtype=images.dtype, seed=self.binarization_seed)
+        return ops.cast(u < images, images.dtype)
+
+    def _objective(self, terms):
+        return terms["reconstruction"] + self.kl_weight * terms["kl"]
+
+    def _record(self, terms, objective):
+        self.loss_tracker.update_state(objective)
+        self.reconstruction_tracker.update_state(terms["reconstruction"])
+        self.kl_tracker.update_state(terms["kl"])
+        self.elbo_tracker.update_state(-(terms["reconstruction"] + terms["kl"]))
+        return {m.name: m.result() for m in self.metrics}
+
+    def train_step(self, data):
+        images = _images_of(data)
+        if self.binarize_training_inputs:
+            images = self.binarize(images)
+        with tf.GradientTape() as tape:
+            terms = self.elbo_terms(images)
+            objective = self._objective(terms)
+            loss = ops.mean(objective)
+        gradients = tape.gradient(loss, self.trainable_variables)
+        self.optimizer.apply(gradients, self.trainable_variables)
+        return {**self._record(terms, objective), "beta": self.kl_weight}
+
+    def test_step(self, data):
+        # z is sampled, as in training: the ELBO is an expectation over q(z|x), and
+        # decoding the posterior mean would overstate it.
+        terms = self.elbo_terms(_images_of(data))
+        return self._record(terms, self._objective(terms))
+
+    def get_config(self):
+        return {**super().get_config(), "image_shape": list(self.image_shape),
+                "latent_dims": self.latent_dims, "hidden_units": list(self.hidden_units),
+                "activation": self.activation, "likelihood": self.likelihood,
+                "gaussian_variance": self.gaussian_variance,
+                "gaussian_sigma": self.gaussian_sigma, "beta": self.beta,
+                "binarize_training_inputs": self.binarize_training_inputs, "seed": self.seed}
+
+
+def _images_of(data):
+    # Datasets may yield images alone or (images, labels) pairs; labels are unused.
+    return data[0] if isinstance(data, (tuple, list)) else data

@@ -1,0 +1,94 @@
+"""The layout of a model directory, and writing into it without ever leaving half a file.
+
+    config.json      the resolved Config and the data source actually used
+    metrics.json     final train / validation / test ELBO, reconstruction and KL
+    checkpoints/     latest.keras and best.keras (lowest validation loss)
+    saved_model/     TF SavedModel with the serving signatures (see export.py)
+    logs/            TensorBoard event files (train/, validation/, images/)
+    figures/         PNG figures
+"""
+
+import json
+import os
+import shutil
+import tempfile
+
+from keras_vae.errors import ModelDirError
+
+CONFIG = "config.json"
+METRICS = "metrics.json"
+CHECKPOINTS = "checkpoints"
+SAVED_MODEL = "saved_model"
+LOGS = "logs"
+FIGURES = "figures"
+
+
+def check_writable(path: str) -> None:
+    """Raises ModelDirError unless `path` can become a new model directory.
+
+    It must be absent or an empty directory (so that no earlier run is overwritten),
+    and its nearest existing ancestor must be writable.
+    """
+    if os.path.exists(path):
+        if not os.path.isdir(path):
+            raise ModelDirError(f"model_dir {path} exists and is not a directory")
+        if os.listdir(path):
+            what = "a keras_vae run" if os.path.exists(os.path.join(path, CONFIG)) else "files"
+            raise ModelDirError(f"model_dir {path} already holds {what}; "
+                                "choose a new or empty model_dir so nothing is overwritten")
+        existing = path
+    else:
+        existing = os.path.dirname(os.path.abspath(path))
+        while not os.path.exists(existing):
+            existing = os.path.dirname(existing)
+        if not os.path.isdir(existing):
+            raise ModelDirError(f"model_dir {path} cannot be created: {existing} is not a directory")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ModelDirError(f"model_dir {path} is not writable (no write permission on {existing})")
+
+
+def create(path: str) -> None:
+    """Creates the directory and its sub-directories, after `check_writable`."""
+    check_writable(path)
+    try:
+        for sub in ("", CHECKPOINTS, LOGS, FIGURES):
+            os.makedirs(os.path.join(path, sub), exist_ok=True)
+    except OSError as e:
+        raise ModelDirError(f"cannot create model_dir {path}: {e.strerror}") from None
+
+
+def write_json(path: str, obj) -> None:
+    """Writes JSON atomically: to a temporary file in the same folder, then renamed."""
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".json")
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(obj, f, indent=2, sort_keys=False)
+            f.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def replace_tree(write, path: str) -> None:
+    """Calls write(tmp_path) for a directory, then moves it to `path` in one rename.
+
+    A reader sees the old directory or the complete new one, never a partial one.
+    """
+    tmp = path + ".tmp"
+    if os.path.exists(tmp):
+        shutil.rmtree(tmp)
+    write(tmp)
+    old = path + ".old"
+    if os.path.exists(path):
+        os.replace(path, old)
+    os.replace(tmp, path)
+    if os.path.exists(old):
+        shutil.rmtree(old)
+
+
+def read_json(path: str):
+    with open(path) as f:
+        return json.load(f)
