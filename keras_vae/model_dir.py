@@ -43,8 +43,12 @@ def check_writable(path: str) -> None:
             existing = os.path.dirname(existing)
         if not os.path.isdir(existing):
             raise ModelDirError(f"model_dir {path} cannot be created: {existing} is not a directory")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise ModelDirError(f"model_dir {path} is not writable (no write permission on {existing})")
+    # A real write, not os.access: that misses read-only mounts' quirks and ACLs.
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as e:
+        raise ModelDirError(f"model_dir {path} is not writable ({existing}: {e.strerror})") from None
 
 
 def create(path: str) -> None:

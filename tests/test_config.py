@@ -1,0 +1,174 @@
+"""Tests of keras_vae.config: defaults, 'auto' resolution, validation messages, round trips."""
+
+import dataclasses
+import json
+
+import pytest
+
+from keras_vae import config as config_lib
+from keras_vae.config import Config, DataConfig, ModelConfig, TrainConfig
+from keras_vae.errors import ConfigError
+
+
+def _with(**sections):
+    """A default Config (with a model_dir) with some fields of its sections replaced."""
+    base = Config(model_dir="/tmp/keras_vae_run")
+    return dataclasses.replace(base, **{
+        name: dataclasses.replace(getattr(base, name), **fields)
+        for name, fields in sections.items()})
+
+
+def _config_error(fn, *args):
+    with pytest.raises(ConfigError) as info:
+        fn(*args)
+    message = str(info.value)
+    assert "\n" not in message
+    return message
+
+
+def test_defaults_resolve():
+    resolved = config_lib.resolve(Config(model_dir="/tmp/keras_vae_run"))
+    assert resolved.model == ModelConfig()
+    assert resolved.train == TrainConfig()
+    assert resolved.data.dataset == "mnist"
+    assert resolved.data.binarize == "dynamic"
+
+
+def test_config_error_is_a_value_error():
+    assert issubclass(ConfigError, ValueError)
+
+
+@pytest.mark.parametrize("likelihood, expected", [("bernoulli", "dynamic"), ("gaussian", "none")])
+def test_resolve_maps_auto_binarize(likelihood, expected):
+    resolved = config_lib.resolve(_with(model={"likelihood": likelihood}))
+    assert resolved.data.binarize == expected
+
+
+@pytest.mark.parametrize("binarize", ["none", "static", "dynamic"])
+def test_resolve_keeps_explicit_binarize(binarize):
+    resolved = config_lib.resolve(_with(model={"likelihood": "gaussian"},
+                                        data={"binarize": binarize}))
+    assert resolved.data.binarize == binarize
+
+
+def test_resolve_requires_a_model_dir():
+    message = _config_error(config_lib.resolve, Config())
+    assert "model_dir" in message
+
+
+def test_resolve_does_not_mutate_its_argument():
+    original = _with()
+    config_lib.resolve(original)
+    assert original.data.binarize == "auto"
+
+
+@pytest.mark.parametrize("sections, field", [
+    ({"model": {"latent_dims": 0}}, "latent_dims"),
+    ({"model": {"latent_dims": -1}}, "latent_dims"),
+    ({"model": {"latent_dims": 2.5}}, "latent_dims"),
+    ({"model": {"latent_dims": True}}, "latent_dims"),
+    ({"model": {"beta": -1.0}}, "beta"),
+    ({"model": {"beta": float("inf")}}, "beta"),
+    ({"model": {"beta": float("nan")}}, "beta"),
+    ({"model": {"likelihood": "poisson"}}, "likelihood"),
+    ({"model": {"activation": "swishy"}}, "activation"),
+    ({"model": {"hidden_units": ()}}, "hidden_units"),
+    ({"model": {"hidden_units": (512, 0)}}, "hidden_units"),
+    ({"model": {"gaussian_variance": "per_image"}}, "gaussian_variance"),
+    ({"model": {"gaussian_sigma": 0.0}}, "gaussian_sigma"),
+    ({"data": {"binarize": "sometimes"}}, "binarize"),
+    ({"data": {"validation_fraction": 0.0}}, "validation_fraction"),
+    ({"data": {"validation_fraction": 1.0}}, "validation_fraction"),
+    ({"data": {"dataset": "cifar10"}}, "dataset"),
+    ({"data": {"dataset": "idx:"}}, "dataset"),
+    ({"train": {"epochs": 0}}, "epochs"),
+    ({"train": {"batch_size": 0}}, "batch_size"),
+    ({"train": {"learning_rate": 0.0}}, "learning_rate"),
+    ({"train": {"learning_rate": -1e-3}}, "learning_rate"),
+    ({"train": {"seed": -1}}, "seed"),
+    ({"train": {"image_every_epochs": 0}}, "image_every_epochs"),
+    ({"train": {"verbose": 3}}, "verbose"),
+])
+def test_bad_value_raises_config_error_naming_the_field(sections, field):
+    message = _config_error(config_lib.resolve, _with(**sections))
+    assert field in message
+
+
+def test_unknown_dataset_message_lists_the_choices():
+    message = _config_error(config_lib.resolve, _with(data={"dataset": "cifar10"}))
+    assert "cifar10" in message
+    assert "mnist_sample" in message and "idx:" in message
+
+
+def test_idx_dataset_with_missing_folder(tmp_path):
+    missing = str(tmp_path / "no_such_folder")
+    message = _config_error(config_lib.resolve, _with(data={"dataset": "idx:" + missing}))
+    assert missing in message
+    assert "IDX" in message
+
+
+def test_idx_dataset_with_existing_folder(tmp_path):
+    resolved = config_lib.resolve(_with(data={"dataset": f"idx:{tmp_path}"}))
+    assert resolved.data.dataset == f"idx:{tmp_path}"
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("512,256", (512, 256)),
+    ("64", (64,)),
+    (" 128 , 64 ,", (128, 64)),
+])
+def test_parse_hidden_units(text, expected):
+    assert config_lib.parse_hidden_units(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", " , ", "512,x", "512,-3", "0", "1.5"])
+def test_parse_hidden_units_rejects(text):
+    message = _config_error(config_lib.parse_hidden_units, text)
+    assert "hidden_units" in message
+
+
+@pytest.mark.parametrize("name, kind", [
+    ("mnist", "tfds"),
+    ("fashion_mnist", "tfds"),
+    ("kmnist", "tfds"),
+    ("emnist/letters", "tfds"),
+    ("emnist/balanced", "tfds"),
+    ("mnist_sample", "bundled"),
+    ("idx:/x", "idx"),
+])
+def test_dataset_kind(name, kind):
+    assert config_lib.dataset_kind(name) == kind
+
+
+@pytest.mark.parametrize("name", ["emnist/nope", "emnist", "emnist/letters/extra", "cifar10",
+                                  "MNIST", "idx:", ""])
+def test_dataset_kind_rejects(name):
+    message = _config_error(config_lib.dataset_kind, name)
+    assert "dataset" in message
+
+
+def test_to_dict_from_dict_round_trip_through_json():
+    original = _with(model={"latent_dims": 16, "hidden_units": (300, 200, 100),
+                            "likelihood": "gaussian", "gaussian_variance": "learned"},
+                     data={"dataset": "fashion_mnist", "binarize": "none"},
+                     train={"epochs": 3, "seed": 42})
+    original = dataclasses.replace(original, model_dir="/tmp/run")
+    d = json.loads(json.dumps(original.to_dict()))
+    assert d["model"]["hidden_units"] == [300, 200, 100]
+    restored = Config.from_dict(d)
+    assert restored == original
+    assert isinstance(restored.model.hidden_units, tuple)
+    assert restored.model.hidden_units == (300, 200, 100)
+
+
+def test_from_dict_without_model_dir():
+    d = Config().to_dict()
+    del d["model_dir"]
+    assert Config.from_dict(d).model_dir == ""
+
+
+def test_load_reads_a_config_json(tmp_path):
+    original = _with(model={"latent_dims": 8}, train={"batch_size": 64})
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(original.to_dict()))
+    assert config_lib.load(str(path)) == original
