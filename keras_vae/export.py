@@ -20,12 +20,17 @@ def export_saved_model(model, path: str) -> None:
     images_spec = tf.TensorSpec([None, height, width], tf.float32, name="images")
     z_spec = tf.TensorSpec([None, model.latent_dims], tf.float32, name="z")
 
+    # Loaded signatures do not check shapes themselves: a [N, 784] batch would be
+    # reshaped and silently accepted. ensure_shape makes it an error.
+    def checked_images(images):
+        return tf.ensure_shape(images, [None, height, width])
+
     def encode(images):
-        mean, log_variance = model.encode(images)
+        mean, log_variance = model.encode(checked_images(images))
         return {"mean": mean, "log_variance": log_variance}
 
     def decode(z):
-        return {"images": model.decode_images(z)}
+        return {"images": model.decode_images(tf.ensure_shape(z, [None, model.latent_dims]))}
 
     def sample(num_samples, seed):
         # Stateless, so the same seed gives the same images in every process.
@@ -36,7 +41,7 @@ def export_saved_model(model, path: str) -> None:
 
     def reconstruct(images):
         # The posterior mean, not a sample: serving should be deterministic.
-        mean, _ = model.encode(images)
+        mean, _ = model.encode(checked_images(images))
         return {"images": model.decode_images(mean)}
 
     archive = keras.export.ExportArchive()

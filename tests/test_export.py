@@ -1,0 +1,102 @@
+"""The SavedModel: named signatures, loadable without keras_vae, matching the in-memory model."""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from test_training import run  # noqa: F401  (the module-scoped training run fixture)
+
+REJECTED = (TypeError, ValueError, tf.errors.InvalidArgumentError)
+
+# Runs in a fresh interpreter that never imports keras_vae (nor Keras' saving code).
+LOAD_SCRIPT = textwrap.dedent("""
+    import sys
+    import numpy as np
+    import tensorflow as tf
+    saved_model, inputs, outputs = sys.argv[1:]
+    m = tf.saved_model.load(saved_model)
+    x = np.load(inputs)
+    images, z = tf.constant(x["images"]), tf.constant(x["z"])
+    out = {}
+    enc = m.signatures["encode"](images=images)
+    out["mean"], out["log_variance"] = enc["mean"].numpy(), enc["log_variance"].numpy()
+    out["decoded"] = m.signatures["decode"](z=z)["images"].numpy()
+    out["reconstructed"] = m.signatures["reconstruct"](images=images)["images"].numpy()
+    sample = m.signatures["sample"]
+    out["sample_a"] = sample(num_samples=tf.constant(5), seed=tf.constant(42, tf.int64))["images"].numpy()
+    out["sample_b"] = sample(num_samples=tf.constant(5), seed=tf.constant(42, tf.int64))["images"].numpy()
+    out["sample_c"] = sample(num_samples=tf.constant(5), seed=tf.constant(43, tf.int64))["images"].numpy()
+    assert "keras_vae" not in sys.modules
+    np.savez(outputs, **out)
+""")
+
+
+@pytest.fixture(scope="module")
+def fresh_process_outputs(run, tmp_path_factory):
+    path, _ = run
+    folder = tmp_path_factory.mktemp("export")
+    rng = np.random.default_rng(0)
+    inputs = {"images": rng.random((7, 28, 28)).astype(np.float32),
+              "z": rng.standard_normal((4, 2)).astype(np.float32)}
+    np.savez(folder / "inputs.npz", **inputs)
+    script = folder / "load.py"
+    script.write_text(LOAD_SCRIPT)
+    subprocess.run([sys.executable, str(script), os.path.join(path, "saved_model"),
+                    str(folder / "inputs.npz"), str(folder / "outputs.npz")],
+                   check=True, cwd=folder, capture_output=True)
+    return inputs, dict(np.load(folder / "outputs.npz"))
+
+
+@pytest.fixture(scope="module")
+def trained(run):
+    return keras.saving.load_model(os.path.join(run[0], "checkpoints", "latest.keras"))
+
+
+def test_fresh_process_matches_in_memory_model(fresh_process_outputs, trained):
+    inputs, out = fresh_process_outputs
+    mean, log_variance = (keras.ops.convert_to_numpy(t) for t in trained.encode(inputs["images"]))
+    np.testing.assert_allclose(out["mean"], mean, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(out["log_variance"], log_variance, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(out["decoded"],
+                               keras.ops.convert_to_numpy(trained.decode_images(inputs["z"])),
+                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(out["reconstructed"],
+                               keras.ops.convert_to_numpy(trained.decode_images(mean)),
+                               rtol=1e-5, atol=1e-6)
+
+
+def test_sample_is_reproducible_for_a_seed(fresh_process_outputs):
+    _, out = fresh_process_outputs
+    assert out["sample_a"].shape == (5, 28, 28)
+    np.testing.assert_array_equal(out["sample_a"], out["sample_b"])
+    assert not np.allclose(out["sample_a"], out["sample_c"])
+
+
+def test_signatures_have_named_inputs_and_outputs(run):
+    m = tf.saved_model.load(os.path.join(run[0], "saved_model"))
+    expected = {"encode": ({"images"}, {"mean", "log_variance"}),
+                "decode": ({"z"}, {"images"}),
+                "sample": ({"num_samples", "seed"}, {"images"}),
+                "reconstruct": ({"images"}, {"images"})}
+    for name, (inputs, outputs) in expected.items():
+        signature = m.signatures[name]
+        assert set(signature.structured_input_signature[1]) == inputs, name
+        assert set(signature.structured_outputs) == outputs, name
+
+
+def test_signatures_reject_wrong_shapes_and_counts(run):
+    m = tf.saved_model.load(os.path.join(run[0], "saved_model"))
+    with pytest.raises(REJECTED):
+        m.signatures["encode"](images=tf.zeros([3, 784]))
+    with pytest.raises(REJECTED):
+        m.signatures["decode"](z=tf.zeros([3, 5]))
+    with pytest.raises(REJECTED):
+        m.signatures["encode"](images=tf.zeros([3, 28, 28], tf.float64))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="num_samples must be positive"):
+        m.signatures["sample"](num_samples=tf.constant(0), seed=tf.constant(1, tf.int64))

@@ -1,0 +1,143 @@
+"""`python -m keras_vae.train` end to end: the default command offline, and one-line errors."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import SHARED_DATA, synthetic_digits, write_idx
+
+PROGRAM = "keras_vae.train"
+FAST = ["--hidden_units=16", "--batch_size=100", "--verbose=0"]
+
+
+def train(*flags, env=None, timeout=600):
+    return subprocess.run([sys.executable, "-m", PROGRAM, *flags], capture_output=True,
+                          text=True, timeout=timeout, env={**os.environ, **(env or {})})
+
+
+def assert_one_line_error(result, *fragments):
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(f"{PROGRAM}: error: "), lines[0]
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_default_command_offline_falls_back_to_the_bundled_sample(tmp_path):
+    # The README's main job, shortened to one epoch, on a machine without network.
+    run_dir = tmp_path / "run"
+    result = train("--latent_dims=2", "--epochs=1", f"--model_dir={run_dir}",
+                   f"--data_dir={tmp_path / 'tfds'}", *FAST, env={"KERAS_VAE_OFFLINE": "1"})
+    assert result.returncode == 0, result.stderr
+    warnings = [line for line in result.stderr.splitlines() if "WARNING" in line and "bundled" in line]
+    assert len(warnings) == 1
+    assert "epoch 1/1: train loss" in result.stdout
+    assert "test ELBO" in result.stdout
+    with open(run_dir / "config.json") as f:
+        source = json.load(f)["data_source"]
+    assert source["kind"] == "bundled" and source["requested"] == "mnist"
+    assert source["num_train"] == 4500
+    assert (run_dir / "saved_model" / "saved_model.pb").exists()
+
+
+def _corrupt_folder(tmp_path, kind):
+    folder = tmp_path / kind
+    folder.mkdir()
+    images, labels = synthetic_digits(40, 0)
+    for split in ("train", "t10k"):
+        write_idx(folder / f"{split}-images-idx3-ubyte.gz", images)
+        write_idx(folder / f"{split}-labels-idx1-ubyte.gz", labels)
+    target = folder / "train-images-idx3-ubyte.gz"
+    if kind == "bad_magic":
+        write_idx(target, labels)  # a labels file where images belong
+    elif kind == "truncated":
+        import gzip
+        raw = gzip.decompress(target.read_bytes())
+        target.write_bytes(gzip.compress(raw[:-100]))
+    elif kind == "truncated_gzip":
+        target.write_bytes(target.read_bytes()[:200])
+    elif kind == "count_mismatch":
+        write_idx(folder / "train-labels-idx1-ubyte.gz", labels[:30])
+    elif kind == "missing_file":
+        target.unlink()
+    return folder
+
+
+@pytest.mark.parametrize("kind, fragment", [
+    ("bad_magic", "magic number"),
+    ("truncated", "truncated"),
+    ("truncated_gzip", "gzip"),
+    ("count_mismatch", "40 images but 30 labels"),
+    ("missing_file", "no train-images-idx3-ubyte"),
+])
+def test_corrupt_data_is_reported_in_one_line(tmp_path, kind, fragment):
+    folder = _corrupt_folder(tmp_path, kind)
+    result = train(f"--dataset=idx:{folder}", f"--model_dir={tmp_path / 'run'}", *FAST)
+    assert_one_line_error(result, fragment)
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("flags, fragment", [
+    (["--latent_dims=-1"], "latent_dims"),
+    (["--latent_dims=0"], "latent_dims"),
+    (["--latent_dims=two"], "latent_dims"),
+    (["--beta=-0.5"], "beta"),
+    (["--likelihood=poisson"], "likelihood"),
+    (["--dataset=cifar10"], "unknown dataset"),
+    (["--dataset=idx:/no/such/folder"], "/no/such/folder"),
+    (["--hidden_units="], "hidden_units"),
+    (["--hidden_units=512,abc"], "hidden_units"),
+    (["--epochs=0"], "epochs"),
+    (["--binarize=sometimes"], "binarize"),
+    (["--no_such_flag=1"], "no_such_flag"),
+    (["stray_argument"], "unexpected arguments"),
+])
+def test_bad_flags_are_reported_in_one_line(tmp_path, flags, fragment):
+    result = train(*flags, f"--model_dir={tmp_path / 'run'}")
+    assert_one_line_error(result, fragment)
+    assert not (tmp_path / "run").exists()
+
+
+def test_unwritable_model_dir(tmp_path):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    result = train("--dataset=mnist_sample", f"--model_dir={blocker / 'run'}", *FAST)
+    assert_one_line_error(result, "model_dir")
+    assert blocker.read_text() == "not a folder"
+
+
+def test_existing_model_dir_is_left_untouched(tmp_path):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "config.json").write_text("{\"earlier\": true}")
+    (run_dir / "notes.txt").write_text("keep me")
+    result = train("--dataset=mnist_sample", f"--model_dir={run_dir}", *FAST)
+    assert_one_line_error(result, "already holds a keras_vae run")
+    assert sorted(os.listdir(run_dir)) == ["config.json", "notes.txt"]
+    assert (run_dir / "config.json").read_text() == "{\"earlier\": true}"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.path.isdir(os.path.join(SHARED_DATA, "fashion_mnist")),
+                    reason="needs ../shared/data/fashion_mnist")
+def test_full_fashion_mnist_from_idx_files(tmp_path):
+    # Real data: 60,000 + 10,000 Fashion-MNIST images read from Debian's gzipped IDX files.
+    run_dir = tmp_path / "run"
+    result = train("--latent_dims=2", "--epochs=1", "--batch_size=256", "--hidden_units=64",
+                   "--verbose=0", f"--dataset=idx:{os.path.join(SHARED_DATA, 'fashion_mnist')}",
+                   f"--model_dir={run_dir}")
+    assert result.returncode == 0, result.stderr
+    with open(run_dir / "metrics.json") as f:
+        metrics = json.load(f)
+    with open(run_dir / "config.json") as f:
+        source = json.load(f)["data_source"]
+    assert source["num_train"] + source["num_validation"] == 60000 and source["num_test"] == 10000
+    # One epoch of a small model: well below the 543 nats of a uniform Bernoulli.
+    assert metrics["test"]["elbo"] > -400
+    for name in ("encodings.png", "manifold.png", "reconstruction.png", "samples.png"):
+        assert (run_dir / "figures" / name).exists()
