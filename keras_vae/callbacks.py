@@ -29,12 +29,17 @@ class EpochSummary(keras.callbacks.Callback):
         logs = logs or {}
 
         def part(prefix):
-            return (f"loss {logs.get(prefix + 'loss', float('nan')):.2f} "
-                    f"(reconstruction {logs.get(prefix + 'reconstruction', float('nan')):.2f}, "
-                    f"KL {logs.get(prefix + 'kl', float('nan')):.2f})")
+            return (
+                f"loss {logs.get(prefix + 'loss', float('nan')):.2f} "
+                f"(reconstruction {logs.get(prefix + 'reconstruction', float('nan')):.2f}, "
+                f"KL {logs.get(prefix + 'kl', float('nan')):.2f})"
+            )
 
-        self.print_fn(f"epoch {epoch + 1}/{self.epochs}: train {part('')} | "
-                      f"validation {part('val_')} | {seconds:.1f} s", flush=True)
+        self.print_fn(
+            f"epoch {epoch + 1}/{self.epochs}: train {part('')} | "
+            f"validation {part('val_')} | {seconds:.1f} s",
+            flush=True,
+        )
 
 
 class Checkpoints(keras.callbacks.Callback):
@@ -67,14 +72,26 @@ class Checkpoints(keras.callbacks.Callback):
 class ImageSummaries(keras.callbacks.Callback):
     """Writes TensorBoard images every few epochs: test reconstructions and prior samples."""
 
-    def __init__(self, log_dir: str, test_images: np.ndarray, latent_dims: int, every: int,
-                 epochs: int, seed: int, num_samples: int = 64, cols: int = 8):
+    def __init__(
+        self,
+        log_dir: str,
+        test_images: np.ndarray,
+        latent_dims: int,
+        every: int,
+        epochs: int,
+        seed: int,
+        num_samples: int = 64,
+        cols: int = 8,
+    ):
         super().__init__()
         self.writer = tf.summary.create_file_writer(log_dir)
         self.test_images = test_images.astype(np.float32)
         # The same z every time, so the images show how the decoder changes.
-        self.z = np.random.default_rng(seed).standard_normal(
-            (num_samples, latent_dims)).astype(np.float32)
+        self.z = (
+            np.random.default_rng(seed)
+            .standard_normal((num_samples, latent_dims))
+            .astype(np.float32)
+        )
         self.every = every
         self.epochs = epochs
         self.cols = cols
@@ -86,13 +103,20 @@ class ImageSummaries(keras.callbacks.Callback):
         reconstructions = keras.ops.convert_to_numpy(self.model.decode_images(mean))
         samples = keras.ops.convert_to_numpy(self.model.decode_images(self.z))
         reconstruction_grid = figures.image_grid(
-            figures.reconstruction_rows(self.test_images, reconstructions, self.cols), self.cols)
+            figures.reconstruction_rows(self.test_images, reconstructions, self.cols), self.cols
+        )
         sample_grid = figures.image_grid(samples, self.cols)
         with self.writer.as_default(step=epoch):
-            tf.summary.image("reconstructions", reconstruction_grid[None, ..., None],
-                             description="test images (odd rows) and reconstructions (even rows)")
-            tf.summary.image("samples", sample_grid[None, ..., None],
-                             description="pixel means decoded from fixed z ~ N(0, I)")
+            tf.summary.image(
+                "reconstructions",
+                reconstruction_grid[None, ..., None],
+                description="test images (odd rows) and reconstructions (even rows)",
+            )
+            tf.summary.image(
+                "samples",
+                sample_grid[None, ..., None],
+                description="pixel means decoded from fixed z ~ N(0, I)",
+            )
         self.writer.flush()
 
     def on_train_end(self, logs=None):

@@ -12,8 +12,9 @@ from keras_vae.errors import KerasVAEError
 def quiet_start(program: str) -> None:
     """Keeps TensorFlow's C++ start-up chatter down and prints warnings on one line."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    warnings.formatwarning = (
-        lambda message, category, *args, **kwargs: f"{program}: WARNING: {message}\n")
+    warnings.formatwarning = lambda message, category, *args, **kwargs: (
+        f"{program}: WARNING: {message}\n"
+    )
 
 
 def fail(program: str, message: str, code: int = 1) -> int:

@@ -113,7 +113,9 @@ def dataset_kind(name: str) -> str:
     if name == BUNDLED_DATASET:
         return "bundled"
     if name.startswith(IDX_PREFIX):
-        _require(len(name) > len(IDX_PREFIX), "dataset idx: needs a folder, e.g. idx:/path/to/mnist")
+        _require(
+            len(name) > len(IDX_PREFIX), "dataset idx: needs a folder, e.g. idx:/path/to/mnist"
+        )
         return "idx"
     if name in TFDS_DATASETS:
         return "tfds"
@@ -122,47 +124,71 @@ def dataset_kind(name: str) -> str:
         return "tfds"
     raise ConfigError(
         f"unknown dataset {name!r}: expected one of {', '.join(TFDS_DATASETS)}, "
-        f"emnist/{{{','.join(EMNIST_CONFIGS)}}}, {BUNDLED_DATASET} or idx:FOLDER")
+        f"emnist/{{{','.join(EMNIST_CONFIGS)}}}, {BUNDLED_DATASET} or idx:FOLDER"
+    )
 
 
 def validate_model(m: ModelConfig) -> None:
-    _require(_is_int(m.latent_dims) and m.latent_dims >= 1,
-             f"latent_dims must be a positive integer, got {m.latent_dims!r}")
+    _require(
+        _is_int(m.latent_dims) and m.latent_dims >= 1,
+        f"latent_dims must be a positive integer, got {m.latent_dims!r}",
+    )
     _require(len(m.hidden_units) >= 1, "hidden_units must list at least one layer size")
-    _require(all(_is_int(u) and u >= 1 for u in m.hidden_units),
-             f"hidden_units must all be positive integers, got {list(m.hidden_units)}")
-    _require(m.activation in ACTIVATIONS,
-             f"unknown activation {m.activation!r}: expected one of {', '.join(ACTIVATIONS)}")
-    _require(m.likelihood in LIKELIHOODS,
-             f"unknown likelihood {m.likelihood!r}: expected one of {', '.join(LIKELIHOODS)}")
-    _require(m.gaussian_variance in GAUSSIAN_VARIANCES,
-             f"unknown gaussian_variance {m.gaussian_variance!r}: "
-             f"expected one of {', '.join(GAUSSIAN_VARIANCES)}")
+    _require(
+        all(_is_int(u) and u >= 1 for u in m.hidden_units),
+        f"hidden_units must all be positive integers, got {list(m.hidden_units)}",
+    )
+    _require(
+        m.activation in ACTIVATIONS,
+        f"unknown activation {m.activation!r}: expected one of {', '.join(ACTIVATIONS)}",
+    )
+    _require(
+        m.likelihood in LIKELIHOODS,
+        f"unknown likelihood {m.likelihood!r}: expected one of {', '.join(LIKELIHOODS)}",
+    )
+    _require(
+        m.gaussian_variance in GAUSSIAN_VARIANCES,
+        f"unknown gaussian_variance {m.gaussian_variance!r}: "
+        f"expected one of {', '.join(GAUSSIAN_VARIANCES)}",
+    )
     _require(m.gaussian_sigma > 0, f"gaussian_sigma must be positive, got {m.gaussian_sigma!r}")
-    _require(m.beta >= 0 and m.beta != float("inf"),
-             f"beta must be a finite number >= 0, got {m.beta!r}")
+    _require(
+        m.beta >= 0 and m.beta != float("inf"), f"beta must be a finite number >= 0, got {m.beta!r}"
+    )
 
 
 def validate_data(d: DataConfig) -> None:
     kind = dataset_kind(d.dataset)
     if kind == "idx":
-        folder = d.dataset[len(IDX_PREFIX):]
+        folder = d.dataset[len(IDX_PREFIX) :]
         _require(os.path.isdir(folder), f"IDX data folder {folder} does not exist")
-    _require(d.binarize in BINARIZATIONS,
-             f"unknown binarize {d.binarize!r}: expected one of {', '.join(BINARIZATIONS)}")
-    _require(0 < d.validation_fraction < 1,
-             f"validation_fraction must be between 0 and 1, got {d.validation_fraction!r}")
+    _require(
+        d.binarize in BINARIZATIONS,
+        f"unknown binarize {d.binarize!r}: expected one of {', '.join(BINARIZATIONS)}",
+    )
+    _require(
+        0 < d.validation_fraction < 1,
+        f"validation_fraction must be between 0 and 1, got {d.validation_fraction!r}",
+    )
 
 
 def validate_train(t: TrainConfig) -> None:
-    _require(_is_int(t.epochs) and t.epochs >= 1, f"epochs must be a positive integer, got {t.epochs!r}")
-    _require(_is_int(t.batch_size) and t.batch_size >= 1,
-             f"batch_size must be a positive integer, got {t.batch_size!r}")
-    _require(t.learning_rate > 0 and t.learning_rate != float("inf"),
-             f"learning_rate must be a positive number, got {t.learning_rate!r}")
+    _require(
+        _is_int(t.epochs) and t.epochs >= 1, f"epochs must be a positive integer, got {t.epochs!r}"
+    )
+    _require(
+        _is_int(t.batch_size) and t.batch_size >= 1,
+        f"batch_size must be a positive integer, got {t.batch_size!r}",
+    )
+    _require(
+        t.learning_rate > 0 and t.learning_rate != float("inf"),
+        f"learning_rate must be a positive number, got {t.learning_rate!r}",
+    )
     _require(_is_int(t.seed) and 0 <= t.seed < 2**31, f"seed must be in [0, 2**31), got {t.seed!r}")
-    _require(_is_int(t.image_every_epochs) and t.image_every_epochs >= 1,
-             f"image_every_epochs must be a positive integer, got {t.image_every_epochs!r}")
+    _require(
+        _is_int(t.image_every_epochs) and t.image_every_epochs >= 1,
+        f"image_every_epochs must be a positive integer, got {t.image_every_epochs!r}",
+    )
     _require(t.verbose in (0, 1, 2), f"verbose must be 0, 1 or 2, got {t.verbose!r}")
 
 

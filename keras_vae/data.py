@@ -26,8 +26,18 @@ BUNDLED_MNIST_DIR = os.path.join(os.path.dirname(__file__), "bundled_data", "mni
 EVAL_BINARIZATION_SEED = 1234
 CONNECT_TIMEOUT_SECONDS = 3.0
 
-FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal",
-                         "Shirt", "Sneaker", "Bag", "Ankle boot")
+FASHION_MNIST_CLASSES = (
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+)
 
 
 @dataclasses.dataclass
@@ -81,8 +91,9 @@ def host_reachable(url: str, timeout: float = CONNECT_TIMEOUT_SECONDS) -> bool:
     return bool(result and result[0])
 
 
-def _load_tfds(name: str, data_dir: str | None,
-               downloads_reachable: Callable[[str], bool]) -> tuple[dict, tuple, dict]:
+def _load_tfds(
+    name: str, data_dir: str | None, downloads_reachable: Callable[[str], bool]
+) -> tuple[dict, tuple, dict]:
     """Loads both splits of a tfds data set, downloading it if needed and possible."""
     import tensorflow_datasets as tfds  # Slow to import; only tfds names need it.
 
@@ -92,16 +103,23 @@ def _load_tfds(name: str, data_dir: str | None,
         if not downloads_reachable(url):
             raise DataError(
                 f"tfds data set {name} is not prepared in {builder.data_dir} and its download "
-                f"host ({urllib.parse.urlparse(url).hostname}) cannot be reached")
-        builder.download_and_prepare()
+                f"host ({urllib.parse.urlparse(url).hostname}) cannot be reached"
+            )
+        try:
+            builder.download_and_prepare()
+        except Exception as e:  # tfds raises many kinds; a broken download is one problem.
+            first_line = str(e).splitlines()[0] if str(e) else type(e).__name__
+            raise DataError(f"downloading tfds data set {name} failed: {first_line}") from e
     arrays = {}
     for split in ("train", "test"):
         images, labels = tfds.as_numpy(
-            builder.as_dataset(split=split, batch_size=-1, as_supervised=True))
+            builder.as_dataset(split=split, batch_size=-1, as_supervised=True)
+        )
         images = np.asarray(images, dtype=np.uint8)
         if images.ndim != 4 or images.shape[-1] != 1:
-            raise DataError(f"tfds data set {name} does not hold grey-scale images "
-                            f"(shape {images.shape[1:]})")
+            raise DataError(
+                f"tfds data set {name} does not hold grey-scale images (shape {images.shape[1:]})"
+            )
         images = images[..., 0]
         if name.startswith("emnist"):
             # tfds stores EMNIST as NIST wrote it: mirrored and rotated. Transposing
@@ -109,8 +127,12 @@ def _load_tfds(name: str, data_dir: str | None,
             images = np.ascontiguousarray(images.transpose(0, 2, 1))
         arrays[split] = (images, np.asarray(labels, dtype=np.int64))
     class_names = tuple(builder.info.features["label"].names)
-    source = {"kind": "tfds", "name": name, "data_dir": str(builder.data_dir),
-              "version": str(builder.version)}
+    source = {
+        "kind": "tfds",
+        "name": name,
+        "data_dir": str(builder.data_dir),
+        "version": str(builder.version),
+    }
     return arrays, class_names, source
 
 
@@ -127,21 +149,24 @@ def _default_class_names(labels: np.ndarray, folder: str) -> tuple[str, ...]:
 
 def _bundled() -> tuple[dict, tuple, dict]:
     arrays = _load_idx_folder(BUNDLED_MNIST_DIR)
-    source = {"kind": "bundled", "name": config_lib.BUNDLED_DATASET,
-              "path": BUNDLED_MNIST_DIR,
-              "description": "5,000 MNIST training digits and the official 10,000 test digits"}
+    source = {
+        "kind": "bundled",
+        "name": config_lib.BUNDLED_DATASET,
+        "path": BUNDLED_MNIST_DIR,
+        "description": "5,000 MNIST training digits and the official 10,000 test digits",
+    }
     return arrays, tuple(str(i) for i in range(10)), source
 
 
-def load_raw(data: config_lib.DataConfig,
-             downloads_reachable: Callable[[str], bool] = host_reachable
-             ) -> tuple[dict, tuple, dict]:
+def load_raw(
+    data: config_lib.DataConfig, downloads_reachable: Callable[[str], bool] = host_reachable
+) -> tuple[dict, tuple, dict]:
     """Resolves a data set name to ({'train': (x, y), 'test': (x, y)}, class names, source)."""
     kind = config_lib.dataset_kind(data.dataset)
     if kind == "bundled":
         return _bundled()
     if kind == "idx":
-        folder = data.dataset[len(config_lib.IDX_PREFIX):]
+        folder = data.dataset[len(config_lib.IDX_PREFIX) :]
         arrays = _load_idx_folder(folder)
         source = {"kind": "idx", "name": data.dataset, "path": os.path.abspath(folder)}
         return arrays, _default_class_names(arrays["train"][1], folder), source
@@ -151,8 +176,10 @@ def load_raw(data: config_lib.DataConfig,
         if data.dataset != "mnist":
             raise
         # MNIST is the default: a user without network still gets a run, on real digits.
-        message = (f"{e}; training on the bundled MNIST sample instead (5,000 training "
-                   f"digits, not 60,000: numbers are not comparable with full-MNIST results)")
+        message = (
+            f"{e}; training on the bundled MNIST sample instead (5,000 training "
+            f"digits, not 60,000: numbers are not comparable with full-MNIST results)"
+        )
         warnings.warn(message, stacklevel=2)
         arrays, class_names, source = _bundled()
         return arrays, class_names, {**source, "requested": "mnist", "fallback_reason": str(e)}
@@ -162,11 +189,16 @@ def binarize(images: np.ndarray, seed: int) -> np.ndarray:
     """One stochastic binarization: pixel ~ Bernoulli(intensity / 255), returned as 0 or 255."""
     rng = np.random.default_rng(seed)
     probabilities = images.astype(np.float32) / 255.0
-    return np.where(rng.random(images.shape, dtype=np.float32) < probabilities, 255, 0).astype(np.uint8)
+    return np.where(rng.random(images.shape, dtype=np.float32) < probabilities, 255, 0).astype(
+        np.uint8
+    )
 
 
-def load_splits(data: config_lib.DataConfig, seed: int,
-                downloads_reachable: Callable[[str], bool] = host_reachable) -> DataSplits:
+def load_splits(
+    data: config_lib.DataConfig,
+    seed: int,
+    downloads_reachable: Callable[[str], bool] = host_reachable,
+) -> DataSplits:
     """Loads, splits and (per `data.binarize`) binarizes a data set.
 
     The validation split is a seeded random `validation_fraction` of the training
@@ -178,13 +210,16 @@ def load_splits(data: config_lib.DataConfig, seed: int,
     train_images, train_labels = arrays["train"]
     test_images, test_labels = arrays["test"]
     if train_images.shape[1:] != test_images.shape[1:]:
-        raise DataError(f"train images are {train_images.shape[1:]} but test images are "
-                        f"{test_images.shape[1:]}")
+        raise DataError(
+            f"train images are {train_images.shape[1:]} but test images are {test_images.shape[1:]}"
+        )
     order = np.random.default_rng(seed).permutation(len(train_images))
-    num_validation = max(1, int(round(len(order) * data.validation_fraction)))
+    num_validation = max(1, round(len(order) * data.validation_fraction))
     if num_validation >= len(order):
-        raise DataError(f"{len(order)} training images are too few to hold out "
-                        f"{data.validation_fraction:.0%} for validation")
+        raise DataError(
+            f"{len(order)} training images are too few to hold out "
+            f"{data.validation_fraction:.0%} for validation"
+        )
     fit_index, validation_index = order[:-num_validation], order[-num_validation:]
     validation_images = train_images[validation_index]
     train_images = train_images[fit_index]
@@ -193,9 +228,22 @@ def load_splits(data: config_lib.DataConfig, seed: int,
         test_images = binarize(test_images, EVAL_BINARIZATION_SEED + 1)
     if data.binarize == "static":
         train_images = binarize(train_images, seed)
-    source = {**source, "num_train": len(fit_index), "num_validation": len(validation_index),
-              "num_test": len(test_images), "image_shape": list(train_images.shape[1:]),
-              "binarize": data.binarize, "eval_binarization_seed": EVAL_BINARIZATION_SEED}
-    return DataSplits(train_images, train_labels[fit_index], validation_images,
-                      train_labels[validation_index], test_images, test_labels,
-                      class_names, source)
+    source = {
+        **source,
+        "num_train": len(fit_index),
+        "num_validation": len(validation_index),
+        "num_test": len(test_images),
+        "image_shape": list(train_images.shape[1:]),
+        "binarize": data.binarize,
+        "eval_binarization_seed": EVAL_BINARIZATION_SEED,
+    }
+    return DataSplits(
+        train_images,
+        train_labels[fit_index],
+        validation_images,
+        train_labels[validation_index],
+        test_images,
+        test_labels,
+        class_names,
+        source,
+    )

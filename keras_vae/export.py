@@ -36,7 +36,8 @@ def export_saved_model(model, path: str) -> None:
         # Stateless, so the same seed gives the same images in every process.
         tf.debugging.assert_positive(num_samples, message="num_samples must be positive")
         z = tf.random.stateless_normal(
-            tf.stack([num_samples, model.latent_dims]), seed=tf.stack([seed, 0]))
+            tf.stack([num_samples, model.latent_dims]), seed=tf.stack([seed, 0])
+        )
         return {"images": model.decode_images(z)}
 
     def reconstruct(images):
@@ -48,7 +49,13 @@ def export_saved_model(model, path: str) -> None:
     archive.track(model)
     archive.add_endpoint("encode", encode, input_signature=[images_spec])
     archive.add_endpoint("decode", decode, input_signature=[z_spec])
-    archive.add_endpoint("sample", sample, input_signature=[
-        tf.TensorSpec([], tf.int32, name="num_samples"), tf.TensorSpec([], tf.int64, name="seed")])
+    archive.add_endpoint(
+        "sample",
+        sample,
+        input_signature=[
+            tf.TensorSpec([], tf.int32, name="num_samples"),
+            tf.TensorSpec([], tf.int64, name="seed"),
+        ],
+    )
     archive.add_endpoint("reconstruct", reconstruct, input_signature=[images_spec])
     archive.write_out(path, verbose=False)

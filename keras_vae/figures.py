@@ -5,8 +5,8 @@ import statistics
 import matplotlib
 
 matplotlib.use("Agg")  # Files only: runs on machines without a display.
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
 
 def image_grid(images: np.ndarray, cols: int, pad: int = 1) -> np.ndarray:
@@ -20,7 +20,7 @@ def image_grid(images: np.ndarray, cols: int, pad: int = 1) -> np.ndarray:
     grid = np.ones((rows * (h + pad) - pad, cols * (w + pad) - pad), dtype=np.float32)
     for i, image in enumerate(images):
         r, c = divmod(i, cols)
-        grid[r * (h + pad):r * (h + pad) + h, c * (w + pad):c * (w + pad) + w] = image
+        grid[r * (h + pad) : r * (h + pad) + h, c * (w + pad) : c * (w + pad) + w] = image
     return grid
 
 
@@ -52,12 +52,13 @@ def reconstruction_rows(inputs: np.ndarray, reconstructions: np.ndarray, cols: i
     """Interleaves rows of `cols` inputs with the rows of their reconstructions."""
     pairs = []
     for start in range(0, len(inputs), cols):
-        pairs += [inputs[start:start + cols], reconstructions[start:start + cols]]
+        pairs += [inputs[start : start + cols], reconstructions[start : start + cols]]
     return np.concatenate(pairs)
 
 
-def save_reconstructions(path: str, inputs: np.ndarray, reconstructions: np.ndarray,
-                         cols: int = 10) -> None:
+def save_reconstructions(
+    path: str, inputs: np.ndarray, reconstructions: np.ndarray, cols: int = 10
+) -> None:
     """Each row of test inputs is followed by a row of their reconstructions."""
     grid = image_grid(reconstruction_rows(inputs, reconstructions, cols), cols)
     fig, ax = plt.subplots(figsize=(cols * 0.6, len(inputs) // cols * 1.2 + 0.6))
@@ -74,16 +75,28 @@ def save_samples(path: str, images: np.ndarray, cols: int = 10) -> None:
     _save(fig, path)
 
 
-def save_encodings(path: str, means: np.ndarray, labels: np.ndarray,
-                   class_names: tuple[str, ...], title: str = "Test-set encodings") -> None:
+def save_encodings(
+    path: str,
+    means: np.ndarray,
+    labels: np.ndarray,
+    class_names: tuple[str, ...],
+    title: str = "Test-set encodings",
+) -> None:
     """A scatter plot of 2-D latent means, coloured by class, with a legend."""
     fig, ax = plt.subplots(figsize=(8, 7))
     cmap = plt.get_cmap("tab10" if len(class_names) <= 10 else "tab20")
     for label in np.unique(labels):
         points = means[labels == label]
         name = class_names[label] if label < len(class_names) else str(label)
-        ax.scatter(points[:, 0], points[:, 1], s=3, alpha=0.6, color=cmap(label % cmap.N),
-                   label=name, rasterized=True)
+        ax.scatter(
+            points[:, 0],
+            points[:, 1],
+            s=3,
+            alpha=0.6,
+            color=cmap(label % cmap.N),
+            label=name,
+            rasterized=True,
+        )
     ax.set_xlabel("z[0] (posterior mean)")
     ax.set_ylabel("z[1] (posterior mean)")
     ax.set_title(title)

@@ -19,8 +19,8 @@ LABELS_MAGIC = 0x00000801
 
 # The standard MNIST-family file stems, per split.
 SPLIT_FILES = {
-        "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
-        "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
 }
 
 
@@ -46,19 +46,21 @@ def read_idx(path: str, expected_magic: int) -> np.ndarray:
     magic = int.from_bytes(data[:4], "big")
     if magic != expected_magic:
         raise DataError(
-                f"{path} has magic number 0x{magic:08x}, expected 0x{expected_magic:08x}"
-                " (not an MNIST-format IDX file of that kind)")
+            f"{path} has magic number 0x{magic:08x}, expected 0x{expected_magic:08x}"
+            " (not an MNIST-format IDX file of that kind)"
+        )
     ndim = data[3]
     header_size = 4 + 4 * ndim
     if len(data) < header_size:
         raise DataError(f"{path} is truncated inside its header")
-    shape = tuple(int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim))
+    shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
     expected = int(np.prod(shape))
     actual = len(data) - header_size
     if actual != expected:
         raise DataError(
-                f"{path} holds {actual} data bytes but its header {shape} says {expected}"
-                + (" (truncated)" if actual < expected else ""))
+            f"{path} holds {actual} data bytes but its header {shape} says {expected}"
+            + (" (truncated)" if actual < expected else "")
+        )
     return np.frombuffer(data, dtype=np.uint8, offset=header_size).reshape(shape)
 
 
@@ -83,7 +85,8 @@ def load_split(folder: str, split: str) -> tuple[np.ndarray, np.ndarray]:
     labels = read_idx(find_file(folder, labels_stem), LABELS_MAGIC)
     if len(images) != len(labels):
         raise DataError(
-                f"{folder}: {split} split has {len(images)} images but {len(labels)} labels")
+            f"{folder}: {split} split has {len(images)} images but {len(labels)} labels"
+        )
     if len(images) == 0:
         raise DataError(f"{folder}: {split} split is empty")
     return images, labels.astype(np.int64)

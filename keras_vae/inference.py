@@ -11,8 +11,10 @@ from keras_vae import figures
 
 
 def _batched(fn, array: np.ndarray, batch_size: int) -> np.ndarray:
-    parts = [ops.convert_to_numpy(fn(array[i:i + batch_size]))
-             for i in range(0, len(array), batch_size)]
+    parts = [
+        ops.convert_to_numpy(fn(array[i : i + batch_size]))
+        for i in range(0, len(array), batch_size)
+    ]
     return np.concatenate(parts)
 
 
@@ -23,8 +25,9 @@ def encode_means(model, images: np.ndarray, batch_size: int = 1000) -> np.ndarra
 
 def reconstruct(model, images: np.ndarray, batch_size: int = 1000) -> np.ndarray:
     """Pixel means decoded from the posterior means, [N, H, W]."""
-    return _batched(lambda x: model.decode_images(model.encode(x)[0]),
-                    images.astype(np.float32), batch_size)
+    return _batched(
+        lambda x: model.decode_images(model.encode(x)[0]), images.astype(np.float32), batch_size
+    )
 
 
 def sample(model, num_samples: int, seed: int) -> np.ndarray:
@@ -36,6 +39,7 @@ def sample(model, num_samples: int, seed: int) -> np.ndarray:
 def decode_quantile_grid(model, n: int) -> np.ndarray:
     """Images [n*n, H, W] decoded over `figures.normal_quantile_grid(n)` (2-D latents only)."""
     if model.latent_dims != 2:
-        raise ValueError(f"a quantile grid needs 2 latent dimensions, the model has "
-                         f"{model.latent_dims}")
+        raise ValueError(
+            f"a quantile grid needs 2 latent dimensions, the model has {model.latent_dims}"
+        )
     return ops.convert_to_numpy(model.decode_images(figures.normal_quantile_grid(n)))

@@ -30,8 +30,7 @@ def gaussian_log_likelihood(x, mean, log_variance):
     """
     log_variance = ops.convert_to_tensor(log_variance, dtype=mean.dtype)
     squared_error = ops.square(x - mean)
-    return -0.5 * ops.sum(
-        LOG_2PI + log_variance + squared_error * ops.exp(-log_variance), axis=-1)
+    return -0.5 * ops.sum(LOG_2PI + log_variance + squared_error * ops.exp(-log_variance), axis=-1)
 
 
 def kl_to_standard_normal(mean, log_variance):

@@ -37,8 +37,10 @@ class Sampling(layers.Layer):
 
 
 def _dense_stack(hidden_units, activation, prefix):
-    return [layers.Dense(units, activation=activation, name=f"{prefix}_{i}")
-            for i, units in enumerate(hidden_units)]
+    return [
+        layers.Dense(units, activation=activation, name=f"{prefix}_{i}")
+        for i, units in enumerate(hidden_units)
+    ]
 
 
 def _build_stack(stack, input_shape):
@@ -75,8 +77,12 @@ class Encoder(layers.Layer):
         return self.mean_head(x), self.log_variance_head(x)
 
     def get_config(self):
-        return {**super().get_config(), "latent_dims": self.latent_dims,
-                "hidden_units": list(self.hidden_units), "activation": self.activation}
+        return {
+            **super().get_config(),
+            "latent_dims": self.latent_dims,
+            "hidden_units": list(self.hidden_units),
+            "activation": self.activation,
+        }
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -92,8 +98,15 @@ class Decoder(layers.Layer):
     # diverge, and a soft floor keeps gradients alive where a hard clip would not.
     MIN_LOG_VARIANCE = math.log(1e-4)
 
-    def __init__(self, output_dims, hidden_units, activation="relu", likelihood="bernoulli",
-                 learned_variance=False, **kwargs):
+    def __init__(
+        self,
+        output_dims,
+        hidden_units,
+        activation="relu",
+        likelihood="bernoulli",
+        learned_variance=False,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.output_dims = output_dims
         self.hidden_units = tuple(hidden_units)
@@ -101,9 +114,12 @@ class Decoder(layers.Layer):
         self.likelihood = likelihood
         self.learned_variance = learned_variance
         self.hidden = _dense_stack(self.hidden_units, activation, "hidden")
-        self.output_head = layers.Dense(output_dims, name="logits" if likelihood == "bernoulli" else "mean")
-        self.log_variance_head = (layers.Dense(output_dims, name="log_variance")
-                                  if learned_variance else None)
+        self.output_head = layers.Dense(
+            output_dims, name="logits" if likelihood == "bernoulli" else "mean"
+        )
+        self.log_variance_head = (
+            layers.Dense(output_dims, name="log_variance") if learned_variance else None
+        )
 
     def build(self, input_shape):
         shape = _build_stack(self.hidden, input_shape)
@@ -124,9 +140,14 @@ class Decoder(layers.Layer):
         return params
 
     def get_config(self):
-        return {**super().get_config(), "output_dims": self.output_dims,
-                "hidden_units": list(self.hidden_units), "activation": self.activation,
-                "likelihood": self.likelihood, "learned_variance": self.learned_variance}
+        return {
+            **super().get_config(),
+            "output_dims": self.output_dims,
+            "hidden_units": list(self.hidden_units),
+            "activation": self.activation,
+            "likelihood": self.likelihood,
+            "learned_variance": self.learned_variance,
+        }
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -147,10 +168,20 @@ class VAE(keras.Model):
         seed: seeds the sampling and binarization noise.
     """
 
-    def __init__(self, image_shape=(28, 28), latent_dims=2, hidden_units=(512, 256),
-                 activation="relu", likelihood="bernoulli", gaussian_variance="fixed",
-                 gaussian_sigma=0.1, beta=1.0, binarize_training_inputs=False, seed=None,
-                 **kwargs):
+    def __init__(
+        self,
+        image_shape=(28, 28),
+        latent_dims=2,
+        hidden_units=(512, 256),
+        activation="relu",
+        likelihood="bernoulli",
+        gaussian_variance="fixed",
+        gaussian_sigma=0.1,
+        beta=1.0,
+        binarize_training_inputs=False,
+        seed=None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.image_shape = tuple(int(d) for d in image_shape)
         self.latent_dims = int(latent_dims)
@@ -165,17 +196,24 @@ class VAE(keras.Model):
         self.pixels = math.prod(self.image_shape)
 
         self.encoder = Encoder(self.latent_dims, self.hidden_units, activation, name="encoder")
-        self.decoder = Decoder(self.pixels, self.hidden_units[::-1], activation, likelihood,
-                               learned_variance=(likelihood == "gaussian"
-                                                 and gaussian_variance == "learned"),
-                               name="decoder")
+        self.decoder = Decoder(
+            self.pixels,
+            self.hidden_units[::-1],
+            activation,
+            likelihood,
+            learned_variance=(likelihood == "gaussian" and gaussian_variance == "learned"),
+            name="decoder",
+        )
         self.sampling = Sampling(seed, name="sampling")
         self.binarization_seed = keras.random.SeedGenerator(None if seed is None else seed + 1)
         # A variable rather than a constant so that a schedule can change it during
         # training without retracing the compiled train step.
         self.kl_weight = self.add_weight(
-            shape=(), initializer=keras.initializers.Constant(self.beta), trainable=False,
-            name="kl_weight")
+            shape=(),
+            initializer=keras.initializers.Constant(self.beta),
+            trainable=False,
+            name="kl_weight",
+        )
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.reconstruction_tracker = keras.metrics.Mean(name="reconstruction")
         self.kl_tracker = keras.metrics.Mean(name="kl")
@@ -229,8 +267,10 @@ class VAE(keras.Model):
         mean, log_variance = self.encoder(x)
         z = self.sampling(mean, log_variance, noise=noise)
         params = self.decoder(z)
-        return {"reconstruction": -self.reconstruction_log_likelihood(x, params),
-                "kl": losses.kl_to_standard_normal(mean, log_variance)}
+        return {
+            "reconstruction": -self.reconstruction_log_likelihood(x, params),
+            "kl": losses.kl_to_standard_normal(mean, log_variance),
+        }
 
     def call(self, images, training=False):
         """Reconstructs images through a sampled z; returns pixel means [B, H, W]."""
@@ -273,12 +313,19 @@ class VAE(keras.Model):
         return self._record(terms, self._objective(terms))
 
     def get_config(self):
-        return {**super().get_config(), "image_shape": list(self.image_shape),
-                "latent_dims": self.latent_dims, "hidden_units": list(self.hidden_units),
-                "activation": self.activation, "likelihood": self.likelihood,
-                "gaussian_variance": self.gaussian_variance,
-                "gaussian_sigma": self.gaussian_sigma, "beta": self.beta,
-                "binarize_training_inputs": self.binarize_training_inputs, "seed": self.seed}
+        return {
+            **super().get_config(),
+            "image_shape": list(self.image_shape),
+            "latent_dims": self.latent_dims,
+            "hidden_units": list(self.hidden_units),
+            "activation": self.activation,
+            "likelihood": self.likelihood,
+            "gaussian_variance": self.gaussian_variance,
+            "gaussian_sigma": self.gaussian_sigma,
+            "beta": self.beta,
+            "binarize_training_inputs": self.binarize_training_inputs,
+            "seed": self.seed,
+        }
 
 
 def _images_of(data):

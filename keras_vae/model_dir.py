@@ -1,11 +1,11 @@
 """The layout of a model directory, and writing into it without ever leaving half a file.
 
-    config.json      the resolved Config and the data source actually used
-    metrics.json     final train / validation / test ELBO, reconstruction and KL
-    checkpoints/     latest.keras and best.keras (lowest validation loss)
-    saved_model/     TF SavedModel with the serving signatures (see export.py)
-    logs/            TensorBoard event files (train/, validation/, images/)
-    figures/         PNG figures
+config.json      the resolved Config and the data source actually used
+metrics.json     final train / validation / test ELBO, reconstruction and KL
+checkpoints/     latest.keras and best.keras (lowest validation loss)
+saved_model/     TF SavedModel with the serving signatures (see export.py)
+logs/            TensorBoard event files (train/, validation/, images/)
+figures/         PNG figures
 """
 
 import json
@@ -34,21 +34,27 @@ def check_writable(path: str) -> None:
             raise ModelDirError(f"model_dir {path} exists and is not a directory")
         if os.listdir(path):
             what = "a keras_vae run" if os.path.exists(os.path.join(path, CONFIG)) else "files"
-            raise ModelDirError(f"model_dir {path} already holds {what}; "
-                                "choose a new or empty model_dir so nothing is overwritten")
+            raise ModelDirError(
+                f"model_dir {path} already holds {what}; "
+                "choose a new or empty model_dir so nothing is overwritten"
+            )
         existing = path
     else:
         existing = os.path.dirname(os.path.abspath(path))
         while not os.path.exists(existing):
             existing = os.path.dirname(existing)
         if not os.path.isdir(existing):
-            raise ModelDirError(f"model_dir {path} cannot be created: {existing} is not a directory")
+            raise ModelDirError(
+                f"model_dir {path} cannot be created: {existing} is not a directory"
+            )
     # A real write, not os.access: that misses read-only mounts' quirks and ACLs.
     try:
         with tempfile.TemporaryFile(dir=existing):
             pass
     except OSError as e:
-        raise ModelDirError(f"model_dir {path} is not writable ({existing}: {e.strerror})") from None
+        raise ModelDirError(
+            f"model_dir {path} is not writable ({existing}: {e.strerror})"
+        ) from None
 
 
 def create(path: str) -> None:

@@ -20,57 +20,93 @@ _M, _D, _T = _defaults.model, _defaults.data, _defaults.train
 
 # Model.
 flags.DEFINE_integer("latent_dims", _M.latent_dims, "Size of the latent code z.")
-flags.DEFINE_string("hidden_units", ",".join(map(str, _M.hidden_units)),
-                    "Encoder hidden layer sizes, comma-separated; the decoder mirrors them.")
-flags.DEFINE_string("activation", _M.activation,
-                    f"Hidden-layer activation: {', '.join(config_lib.ACTIVATIONS)}.")
+flags.DEFINE_string(
+    "hidden_units",
+    ",".join(map(str, _M.hidden_units)),
+    "Encoder hidden layer sizes, comma-separated; the decoder mirrors them.",
+)
+flags.DEFINE_string(
+    "activation", _M.activation, f"Hidden-layer activation: {', '.join(config_lib.ACTIVATIONS)}."
+)
 flags.DEFINE_string("likelihood", _M.likelihood, "p(x|z): bernoulli (logits) or gaussian.")
-flags.DEFINE_string("gaussian_variance", _M.gaussian_variance,
-                    "Gaussian likelihood only: fixed (--gaussian_sigma) or learned per pixel.")
-flags.DEFINE_float("gaussian_sigma", _M.gaussian_sigma,
-                   "Pixel standard deviation of the fixed-variance Gaussian likelihood.")
+flags.DEFINE_string(
+    "gaussian_variance",
+    _M.gaussian_variance,
+    "Gaussian likelihood only: fixed (--gaussian_sigma) or learned per pixel.",
+)
+flags.DEFINE_float(
+    "gaussian_sigma",
+    _M.gaussian_sigma,
+    "Pixel standard deviation of the fixed-variance Gaussian likelihood.",
+)
 flags.DEFINE_float("beta", _M.beta, "Weight of the KL term (1: the ELBO; beta-VAE otherwise).")
 # Data.
-flags.DEFINE_string("dataset", _D.dataset,
-                    "mnist, fashion_mnist, kmnist, emnist/CONFIG (tfds), mnist_sample (bundled) "
-                    "or idx:FOLDER (MNIST-format IDX files).")
+flags.DEFINE_string(
+    "dataset",
+    _D.dataset,
+    "mnist, fashion_mnist, kmnist, emnist/CONFIG (tfds), mnist_sample (bundled) "
+    "or idx:FOLDER (MNIST-format IDX files).",
+)
 flags.DEFINE_string("data_dir", _D.data_dir, "tfds data directory (default: tfds' own).")
-flags.DEFINE_string("binarize", _D.binarize,
-                    "none, static (once), dynamic (fresh bits every step) or auto "
-                    "(dynamic for bernoulli, none for gaussian).")
-flags.DEFINE_float("validation_fraction", _D.validation_fraction,
-                   "Fraction of the training set held out for validation.")
+flags.DEFINE_string(
+    "binarize",
+    _D.binarize,
+    "none, static (once), dynamic (fresh bits every step) or auto "
+    "(dynamic for bernoulli, none for gaussian).",
+)
+flags.DEFINE_float(
+    "validation_fraction",
+    _D.validation_fraction,
+    "Fraction of the training set held out for validation.",
+)
 # Training.
 flags.DEFINE_integer("epochs", _T.epochs, "Training epochs.")
 flags.DEFINE_integer("batch_size", _T.batch_size, "Examples per training step.")
 flags.DEFINE_float("learning_rate", _T.learning_rate, "Adam learning rate.")
 flags.DEFINE_integer("seed", _T.seed, "Seeds initialisation, shuffling, sampling and binarization.")
-flags.DEFINE_integer("image_every_epochs", _T.image_every_epochs,
-                     "Write TensorBoard images every this many epochs.")
+flags.DEFINE_integer(
+    "image_every_epochs", _T.image_every_epochs, "Write TensorBoard images every this many epochs."
+)
 flags.DEFINE_integer("verbose", _T.verbose, "Keras progress output: 0 none, 1 bar, 2 one line.")
-flags.DEFINE_string("model_dir", None,
-                    "Where the run is written; must be new or empty (default: runs/vae-TIMESTAMP).")
+flags.DEFINE_string(
+    "model_dir",
+    None,
+    "Where the run is written; must be new or empty (default: runs/vae-TIMESTAMP).",
+)
 
 FLAGS = flags.FLAGS
 
 
 def config_from_flags() -> config_lib.Config:
     model_dir_path = FLAGS.model_dir or os.path.join(
-        "runs", datetime.datetime.now().strftime("vae-%Y%m%d-%H%M%S"))
+        "runs", datetime.datetime.now().strftime("vae-%Y%m%d-%H%M%S")
+    )
     return config_lib.Config(
         model=config_lib.ModelConfig(
             latent_dims=FLAGS.latent_dims,
             hidden_units=config_lib.parse_hidden_units(FLAGS.hidden_units),
-            activation=FLAGS.activation, likelihood=FLAGS.likelihood,
-            gaussian_variance=FLAGS.gaussian_variance, gaussian_sigma=FLAGS.gaussian_sigma,
-            beta=FLAGS.beta),
+            activation=FLAGS.activation,
+            likelihood=FLAGS.likelihood,
+            gaussian_variance=FLAGS.gaussian_variance,
+            gaussian_sigma=FLAGS.gaussian_sigma,
+            beta=FLAGS.beta,
+        ),
         data=config_lib.DataConfig(
-            dataset=FLAGS.dataset, data_dir=FLAGS.data_dir, binarize=FLAGS.binarize,
-            validation_fraction=FLAGS.validation_fraction),
+            dataset=FLAGS.dataset,
+            data_dir=FLAGS.data_dir,
+            binarize=FLAGS.binarize,
+            validation_fraction=FLAGS.validation_fraction,
+        ),
         train=config_lib.TrainConfig(
-            epochs=FLAGS.epochs, batch_size=FLAGS.batch_size, learning_rate=FLAGS.learning_rate,
-            seed=FLAGS.seed, image_every_epochs=FLAGS.image_every_epochs, verbose=FLAGS.verbose),
-        model_dir=model_dir_path)
+            epochs=FLAGS.epochs,
+            batch_size=FLAGS.batch_size,
+            learning_rate=FLAGS.learning_rate,
+            seed=FLAGS.seed,
+            image_every_epochs=FLAGS.image_every_epochs,
+            verbose=FLAGS.verbose,
+        ),
+        model_dir=model_dir_path,
+    )
 
 
 def _train() -> None:
@@ -82,9 +118,11 @@ def _train() -> None:
     training = importlib.import_module("keras_vae.training")
     metrics = training.train_and_evaluate(config, splits=splits)
     test = metrics["test"]
-    print(f"test ELBO {test['elbo']:.2f} nats (reconstruction {test['reconstruction']:.2f}, "
-          f"KL {test['kl']:.2f}); median epoch {metrics['median_epoch_seconds']:.1f} s; "
-          f"model directory: {config.model_dir}")
+    print(
+        f"test ELBO {test['elbo']:.2f} nats (reconstruction {test['reconstruction']:.2f}, "
+        f"KL {test['kl']:.2f}); median epoch {metrics['median_epoch_seconds']:.1f} s; "
+        f"model directory: {config.model_dir}"
+    )
 
 
 def main(argv):

@@ -28,47 +28,75 @@ MANIFOLD_SIZE = 20
 def build_model(config: config_lib.Config, image_shape: tuple[int, int]) -> VAE:
     """The VAE that `config` describes, for images of `image_shape`."""
     m = config.model
-    return VAE(image_shape=image_shape, latent_dims=m.latent_dims, hidden_units=m.hidden_units,
-               activation=m.activation, likelihood=m.likelihood,
-               gaussian_variance=m.gaussian_variance, gaussian_sigma=m.gaussian_sigma,
-               beta=m.beta, binarize_training_inputs=config.data.binarize == "dynamic",
-               seed=config.train.seed)
+    return VAE(
+        image_shape=image_shape,
+        latent_dims=m.latent_dims,
+        hidden_units=m.hidden_units,
+        activation=m.activation,
+        likelihood=m.likelihood,
+        gaussian_variance=m.gaussian_variance,
+        gaussian_sigma=m.gaussian_sigma,
+        beta=m.beta,
+        binarize_training_inputs=config.data.binarize == "dynamic",
+        seed=config.train.seed,
+    )
 
 
 def evaluate_splits(model: VAE, splits: data_lib.DataSplits, batch_size: int) -> dict:
     """ELBO, reconstruction, KL and loss per split, with z sampled as in training."""
-    images = {"train": splits.training_images_for_evaluation(),
-              "validation": splits.validation_images, "test": splits.test_images}
-    return {name: {k: float(v) for k, v in model.evaluate(
-                pipeline.evaluation_dataset(x, batch_size), verbose=0, return_dict=True).items()}
-            for name, x in images.items()}
+    images = {
+        "train": splits.training_images_for_evaluation(),
+        "validation": splits.validation_images,
+        "test": splits.test_images,
+    }
+    return {
+        name: {
+            k: float(v)
+            for k, v in model.evaluate(
+                pipeline.evaluation_dataset(x, batch_size), verbose=0, return_dict=True
+            ).items()
+        }
+        for name, x in images.items()
+    }
 
 
 def write_figures(model: VAE, splits: data_lib.DataSplits, folder: str, seed: int) -> list[str]:
     """Writes the run's figures; returns their file names."""
     test = splits.test_images.astype(np.float32) / 255.0
     examples = test[:NUM_FIGURE_EXAMPLES]
-    figures.save_reconstructions(os.path.join(folder, "reconstruction.png"), examples,
-                                 inference.reconstruct(model, examples))
+    figures.save_reconstructions(
+        os.path.join(folder, "reconstruction.png"), examples, inference.reconstruct(model, examples)
+    )
     figures.save_samples(os.path.join(folder, "samples.png"), inference.sample(model, 100, seed))
     written = ["reconstruction.png", "samples.png"]
     if model.latent_dims == 2:
-        figures.save_encodings(os.path.join(folder, "encodings.png"),
-                               inference.encode_means(model, test), splits.test_labels,
-                               splits.class_names)
-        figures.save_manifold(os.path.join(folder, "manifold.png"),
-                              inference.decode_quantile_grid(model, MANIFOLD_SIZE), MANIFOLD_SIZE)
+        figures.save_encodings(
+            os.path.join(folder, "encodings.png"),
+            inference.encode_means(model, test),
+            splits.test_labels,
+            splits.class_names,
+        )
+        figures.save_manifold(
+            os.path.join(folder, "manifold.png"),
+            inference.decode_quantile_grid(model, MANIFOLD_SIZE),
+            MANIFOLD_SIZE,
+        )
         written += ["encodings.png", "manifold.png"]
     return written
 
 
 def _versions() -> dict:
-    return {"keras_vae": keras_vae.__version__, "tensorflow": tf.__version__,
-            "keras": keras.__version__, "python": sys.version.split()[0]}
+    return {
+        "keras_vae": keras_vae.__version__,
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "python": sys.version.split()[0],
+    }
 
 
-def train_and_evaluate(config: config_lib.Config,
-                       splits: data_lib.DataSplits | None = None) -> dict:
+def train_and_evaluate(
+    config: config_lib.Config, splits: data_lib.DataSplits | None = None
+) -> dict:
     """Trains, evaluates, exports and draws; returns the contents of metrics.json.
 
     `splits` are loaded from `config.data` unless given. Raises KerasVAEError
@@ -81,9 +109,10 @@ def train_and_evaluate(config: config_lib.Config,
     if splits is None:
         splits = data_lib.load_splits(config.data, config.train.seed)
     model_dir.create(path)
-    model_dir.write_json(os.path.join(path, model_dir.CONFIG),
-                         {**config.to_dict(), "data_source": splits.source,
-                          "versions": _versions()})
+    model_dir.write_json(
+        os.path.join(path, model_dir.CONFIG),
+        {**config.to_dict(), "data_source": splits.source, "versions": _versions()},
+    )
 
     train = config.train
     keras.utils.set_random_seed(train.seed)
@@ -96,15 +125,23 @@ def train_and_evaluate(config: config_lib.Config,
         callbacks_lib.Checkpoints(os.path.join(path, model_dir.CHECKPOINTS)),
         keras.callbacks.TensorBoard(log_dir=logs, write_graph=False),
         callbacks_lib.ImageSummaries(
-            os.path.join(logs, "images"), splits.test_images[:32].astype(np.float32) / 255.0,
-            model.latent_dims, train.image_every_epochs, train.epochs, train.seed),
+            os.path.join(logs, "images"),
+            splits.test_images[:32].astype(np.float32) / 255.0,
+            model.latent_dims,
+            train.image_every_epochs,
+            train.epochs,
+            train.seed,
+        ),
     ]
     start = time.perf_counter()
-    model.fit(pipeline.training_dataset(splits.train_images, train.batch_size, train.seed),
-              validation_data=pipeline.evaluation_dataset(splits.validation_images,
-                                                          train.batch_size),
-              epochs=train.epochs, callbacks=fit_callbacks, verbose=train.verbose,
-              shuffle=False)  # The dataset shuffles itself, seeded.
+    model.fit(
+        pipeline.training_dataset(splits.train_images, train.batch_size, train.seed),
+        validation_data=pipeline.evaluation_dataset(splits.validation_images, train.batch_size),
+        epochs=train.epochs,
+        callbacks=fit_callbacks,
+        verbose=train.verbose,
+        shuffle=False,
+    )  # The dataset shuffles itself, seeded.
     train_seconds = time.perf_counter() - start
 
     metrics = evaluate_splits(model, splits, max(train.batch_size, 1000))
@@ -113,7 +150,8 @@ def train_and_evaluate(config: config_lib.Config,
     metrics["first_epoch_seconds"] = summary.epoch_seconds[0]
     metrics["median_epoch_seconds"] = statistics.median(summary.epoch_seconds)
     model_dir.write_json(os.path.join(path, model_dir.METRICS), metrics)
-    model_dir.replace_tree(lambda tmp: export.export_saved_model(model, tmp),
-                           os.path.join(path, model_dir.SAVED_MODEL))
+    model_dir.replace_tree(
+        lambda tmp: export.export_saved_model(model, tmp), os.path.join(path, model_dir.SAVED_MODEL)
+    )
     write_figures(model, splits, os.path.join(path, model_dir.FIGURES), train.seed)
     return metrics

@@ -29,21 +29,33 @@ def synthetic_digits(n, seed, size=28):
     images = np.zeros((n, size, size), np.float32)
     for i, label in enumerate(labels):
         row = 2 + 2 * label
-        images[i, row:row + 4, 4:size - 4] = 1.0
+        images[i, row : row + 4, 4 : size - 4] = 1.0
     images += 0.2 * rng.random(images.shape)
     return (np.clip(images, 0, 1) * 255).astype(np.uint8), labels.astype(np.uint8)
 
 
-@pytest.fixture
-def idx_folder(tmp_path):
-    """An MNIST-format folder with 200 training and 60 test images."""
-    folder = tmp_path / "idx"
+def _write_synthetic_folder(folder, train=200, test=60):
     folder.mkdir()
-    for split, n, seed in (("train", 200, 0), ("t10k", 60, 1)):
+    for split, n, seed in (("train", train, 0), ("t10k", test, 1)):
         images, labels = synthetic_digits(n, seed)
         write_idx(folder / f"{split}-images-idx3-ubyte.gz", images)
         write_idx(folder / f"{split}-labels-idx1-ubyte.gz", labels)
     return str(folder)
+
+
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory):
+    """One 3-epoch run on synthetic data, shared by the tests that inspect a model directory.
+
+    Returns (model directory, metrics).
+    """
+    from keras_vae import training  # Imports TensorFlow: only for tests that need it.
+
+    root = tmp_path_factory.mktemp("training")
+    folder = _write_synthetic_folder(root / "idx")
+    path = root / "run"
+    metrics = training.train_and_evaluate(tiny_config(path, f"idx:{folder}", epochs=3))
+    return str(path), metrics
 
 
 def tiny_config(model_dir, dataset, **overrides):
@@ -52,6 +64,9 @@ def tiny_config(model_dir, dataset, **overrides):
     train = dict(epochs=2, batch_size=50, verbose=0, image_every_epochs=1)
     for key, value in overrides.items():
         (model if key in config_lib.ModelConfig.__dataclass_fields__ else train)[key] = value
-    return config_lib.Config(model=config_lib.ModelConfig(**model),
-                             data=config_lib.DataConfig(dataset=dataset),
-                             train=config_lib.TrainConfig(**train), model_dir=str(model_dir))
+    return config_lib.Config(
+        model=config_lib.ModelConfig(**model),
+        data=config_lib.DataConfig(dataset=dataset),
+        train=config_lib.TrainConfig(**train),
+        model_dir=str(model_dir),
+    )

@@ -13,9 +13,13 @@ from keras_vae.errors import ConfigError
 def _with(**sections):
     """A default Config (with a model_dir) with some fields of its sections replaced."""
     base = Config(model_dir="/tmp/keras_vae_run")
-    return dataclasses.replace(base, **{
-        name: dataclasses.replace(getattr(base, name), **fields)
-        for name, fields in sections.items()})
+    return dataclasses.replace(
+        base,
+        **{
+            name: dataclasses.replace(getattr(base, name), **fields)
+            for name, fields in sections.items()
+        },
+    )
 
 
 def _config_error(fn, *args):
@@ -46,8 +50,9 @@ def test_resolve_maps_auto_binarize(likelihood, expected):
 
 @pytest.mark.parametrize("binarize", ["none", "static", "dynamic"])
 def test_resolve_keeps_explicit_binarize(binarize):
-    resolved = config_lib.resolve(_with(model={"likelihood": "gaussian"},
-                                        data={"binarize": binarize}))
+    resolved = config_lib.resolve(
+        _with(model={"likelihood": "gaussian"}, data={"binarize": binarize})
+    )
     assert resolved.data.binarize == binarize
 
 
@@ -62,33 +67,36 @@ def test_resolve_does_not_mutate_its_argument():
     assert original.data.binarize == "auto"
 
 
-@pytest.mark.parametrize("sections, field", [
-    ({"model": {"latent_dims": 0}}, "latent_dims"),
-    ({"model": {"latent_dims": -1}}, "latent_dims"),
-    ({"model": {"latent_dims": 2.5}}, "latent_dims"),
-    ({"model": {"latent_dims": True}}, "latent_dims"),
-    ({"model": {"beta": -1.0}}, "beta"),
-    ({"model": {"beta": float("inf")}}, "beta"),
-    ({"model": {"beta": float("nan")}}, "beta"),
-    ({"model": {"likelihood": "poisson"}}, "likelihood"),
-    ({"model": {"activation": "swishy"}}, "activation"),
-    ({"model": {"hidden_units": ()}}, "hidden_units"),
-    ({"model": {"hidden_units": (512, 0)}}, "hidden_units"),
-    ({"model": {"gaussian_variance": "per_image"}}, "gaussian_variance"),
-    ({"model": {"gaussian_sigma": 0.0}}, "gaussian_sigma"),
-    ({"data": {"binarize": "sometimes"}}, "binarize"),
-    ({"data": {"validation_fraction": 0.0}}, "validation_fraction"),
-    ({"data": {"validation_fraction": 1.0}}, "validation_fraction"),
-    ({"data": {"dataset": "cifar10"}}, "dataset"),
-    ({"data": {"dataset": "idx:"}}, "dataset"),
-    ({"train": {"epochs": 0}}, "epochs"),
-    ({"train": {"batch_size": 0}}, "batch_size"),
-    ({"train": {"learning_rate": 0.0}}, "learning_rate"),
-    ({"train": {"learning_rate": -1e-3}}, "learning_rate"),
-    ({"train": {"seed": -1}}, "seed"),
-    ({"train": {"image_every_epochs": 0}}, "image_every_epochs"),
-    ({"train": {"verbose": 3}}, "verbose"),
-])
+@pytest.mark.parametrize(
+    "sections, field",
+    [
+        ({"model": {"latent_dims": 0}}, "latent_dims"),
+        ({"model": {"latent_dims": -1}}, "latent_dims"),
+        ({"model": {"latent_dims": 2.5}}, "latent_dims"),
+        ({"model": {"latent_dims": True}}, "latent_dims"),
+        ({"model": {"beta": -1.0}}, "beta"),
+        ({"model": {"beta": float("inf")}}, "beta"),
+        ({"model": {"beta": float("nan")}}, "beta"),
+        ({"model": {"likelihood": "poisson"}}, "likelihood"),
+        ({"model": {"activation": "swishy"}}, "activation"),
+        ({"model": {"hidden_units": ()}}, "hidden_units"),
+        ({"model": {"hidden_units": (512, 0)}}, "hidden_units"),
+        ({"model": {"gaussian_variance": "per_image"}}, "gaussian_variance"),
+        ({"model": {"gaussian_sigma": 0.0}}, "gaussian_sigma"),
+        ({"data": {"binarize": "sometimes"}}, "binarize"),
+        ({"data": {"validation_fraction": 0.0}}, "validation_fraction"),
+        ({"data": {"validation_fraction": 1.0}}, "validation_fraction"),
+        ({"data": {"dataset": "cifar10"}}, "dataset"),
+        ({"data": {"dataset": "idx:"}}, "dataset"),
+        ({"train": {"epochs": 0}}, "epochs"),
+        ({"train": {"batch_size": 0}}, "batch_size"),
+        ({"train": {"learning_rate": 0.0}}, "learning_rate"),
+        ({"train": {"learning_rate": -1e-3}}, "learning_rate"),
+        ({"train": {"seed": -1}}, "seed"),
+        ({"train": {"image_every_epochs": 0}}, "image_every_epochs"),
+        ({"train": {"verbose": 3}}, "verbose"),
+    ],
+)
 def test_bad_value_raises_config_error_naming_the_field(sections, field):
     message = _config_error(config_lib.resolve, _with(**sections))
     assert field in message
@@ -112,11 +120,14 @@ def test_idx_dataset_with_existing_folder(tmp_path):
     assert resolved.data.dataset == f"idx:{tmp_path}"
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("512,256", (512, 256)),
-    ("64", (64,)),
-    (" 128 , 64 ,", (128, 64)),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("512,256", (512, 256)),
+        ("64", (64,)),
+        (" 128 , 64 ,", (128, 64)),
+    ],
+)
 def test_parse_hidden_units(text, expected):
     assert config_lib.parse_hidden_units(text) == expected
 
@@ -127,31 +138,41 @@ def test_parse_hidden_units_rejects(text):
     assert "hidden_units" in message
 
 
-@pytest.mark.parametrize("name, kind", [
-    ("mnist", "tfds"),
-    ("fashion_mnist", "tfds"),
-    ("kmnist", "tfds"),
-    ("emnist/letters", "tfds"),
-    ("emnist/balanced", "tfds"),
-    ("mnist_sample", "bundled"),
-    ("idx:/x", "idx"),
-])
+@pytest.mark.parametrize(
+    "name, kind",
+    [
+        ("mnist", "tfds"),
+        ("fashion_mnist", "tfds"),
+        ("kmnist", "tfds"),
+        ("emnist/letters", "tfds"),
+        ("emnist/balanced", "tfds"),
+        ("mnist_sample", "bundled"),
+        ("idx:/x", "idx"),
+    ],
+)
 def test_dataset_kind(name, kind):
     assert config_lib.dataset_kind(name) == kind
 
 
-@pytest.mark.parametrize("name", ["emnist/nope", "emnist", "emnist/letters/extra", "cifar10",
-                                  "MNIST", "idx:", ""])
+@pytest.mark.parametrize(
+    "name", ["emnist/nope", "emnist", "emnist/letters/extra", "cifar10", "MNIST", "idx:", ""]
+)
 def test_dataset_kind_rejects(name):
     message = _config_error(config_lib.dataset_kind, name)
     assert "dataset" in message
 
 
 def test_to_dict_from_dict_round_trip_through_json():
-    original = _with(model={"latent_dims": 16, "hidden_units": (300, 200, 100),
-                            "likelihood": "gaussian", "gaussian_variance": "learned"},
-                     data={"dataset": "fashion_mnist", "binarize": "none"},
-                     train={"epochs": 3, "seed": 42})
+    original = _with(
+        model={
+            "latent_dims": 16,
+            "hidden_units": (300, 200, 100),
+            "likelihood": "gaussian",
+            "gaussian_variance": "learned",
+        },
+        data={"dataset": "fashion_mnist", "binarize": "none"},
+        train={"epochs": 3, "seed": 42},
+    )
     original = dataclasses.replace(original, model_dir="/tmp/run")
     d = json.loads(json.dumps(original.to_dict()))
     assert d["model"]["hidden_units"] == [300, 200, 100]

@@ -19,8 +19,12 @@ MOCK_EXAMPLES = 12
 
 
 def _bundled_splits(binarize="none", seed=0, validation_fraction=0.1):
-    return data.load_splits(DataConfig(dataset="mnist_sample", binarize=binarize,
-                                       validation_fraction=validation_fraction), seed=seed)
+    return data.load_splits(
+        DataConfig(
+            dataset="mnist_sample", binarize=binarize, validation_fraction=validation_fraction
+        ),
+        seed=seed,
+    )
 
 
 def _is_binary(images):
@@ -35,8 +39,9 @@ def _write_idx(path, array):
         f.write(gzip.compress(header + array.tobytes()))
 
 
-def _make_idx_folder(folder, num_train=50, num_test=20, train_shape=(28, 28),
-                     test_shape=(28, 28), seed=0):
+def _make_idx_folder(
+    folder, num_train=50, num_test=20, train_shape=(28, 28), test_shape=(28, 28), seed=0
+):
     rng = np.random.default_rng(seed)
     os.makedirs(folder, exist_ok=True)
     arrays = {}
@@ -56,6 +61,7 @@ def bundled_train():
 
 
 # --- the bundled sample ---------------------------------------------------------------
+
 
 def test_bundled_split_sizes_and_types():
     splits = _bundled_splits()
@@ -108,7 +114,8 @@ def test_binarize_dynamic_binarizes_only_evaluation_splits():
     assert _is_binary(splits.validation_images)
     assert _is_binary(splits.test_images)
     np.testing.assert_array_equal(
-        splits.validation_images, data.binarize(grey.validation_images, data.EVAL_BINARIZATION_SEED))
+        splits.validation_images, data.binarize(grey.validation_images, data.EVAL_BINARIZATION_SEED)
+    )
 
 
 def test_binarize_static_binarizes_train_with_the_run_seed():
@@ -126,7 +133,8 @@ def test_evaluation_binarization_does_not_depend_on_the_seed():
     np.testing.assert_array_equal(a.test_images, b.test_images)
     grey_b = _bundled_splits("none", seed=99)
     np.testing.assert_array_equal(
-        b.validation_images, data.binarize(grey_b.validation_images, data.EVAL_BINARIZATION_SEED))
+        b.validation_images, data.binarize(grey_b.validation_images, data.EVAL_BINARIZATION_SEED)
+    )
 
 
 def test_binarize_draws_bernoulli_bits_with_the_right_mean(bundled_train):
@@ -161,6 +169,7 @@ def test_validation_fraction_sets_the_split_size():
 
 
 # --- IDX folders ----------------------------------------------------------------------
+
 
 def test_idx_folder_loads(tmp_path):
     folder = str(tmp_path / "digits")
@@ -206,6 +215,7 @@ def test_idx_folder_missing(tmp_path):
 
 # --- tfds names, mocked ---------------------------------------------------------------
 
+
 @contextlib.contextmanager
 def _mocked_tfds(num_examples=MOCK_EXAMPLES):
     """tfds.testing.mock_data, plus support for as_dataset(batch_size=-1).
@@ -217,8 +227,7 @@ def _mocked_tfds(num_examples=MOCK_EXAMPLES):
     """
     import tensorflow_datasets as tfds
 
-    with tfds.testing.mock_data(num_examples=num_examples,
-                                policy=tfds.testing.MockPolicy.USE_CODE):
+    with tfds.testing.mock_data(num_examples=num_examples, policy=tfds.testing.MockPolicy.USE_CODE):
         mocked = tfds.core.DatasetBuilder.as_dataset
 
         def as_dataset(self, *args, batch_size=None, **kwargs):
@@ -230,18 +239,22 @@ def _mocked_tfds(num_examples=MOCK_EXAMPLES):
             yield tfds
 
 
-@pytest.mark.parametrize("name, num_classes, some_class", [
-    ("mnist", 10, "7"),
-    ("fashion_mnist", 10, "Ankle boot"),
-    ("kmnist", 10, "tsu"),
-    ("emnist/letters", 37, "26"),
-])
+@pytest.mark.parametrize(
+    "name, num_classes, some_class",
+    [
+        ("mnist", 10, "7"),
+        ("fashion_mnist", 10, "Ankle boot"),
+        ("kmnist", 10, "tsu"),
+        ("emnist/letters", 37, "26"),
+    ],
+)
 def test_tfds_names_load_offline_with_mocked_tfds(tmp_path, name, num_classes, some_class):
     urls = []
     with _mocked_tfds():
         arrays, class_names, source = data.load_raw(
             DataConfig(dataset=name, data_dir=str(tmp_path)),
-            downloads_reachable=lambda url: urls.append(url) or True)
+            downloads_reachable=lambda url: urls.append(url) or True,
+        )
     for split in ("train", "test"):
         images, labels = arrays[split]
         assert images.dtype == np.uint8
@@ -259,19 +272,23 @@ def test_tfds_names_load_offline_with_mocked_tfds(tmp_path, name, num_classes, s
 
 def test_fashion_mnist_class_names_match_the_idx_fallback_names(tmp_path):
     with _mocked_tfds():
-        _, class_names, _ = data.load_raw(DataConfig(dataset="fashion_mnist",
-                                                     data_dir=str(tmp_path)),
-                                          downloads_reachable=lambda url: True)
+        _, class_names, _ = data.load_raw(
+            DataConfig(dataset="fashion_mnist", data_dir=str(tmp_path)),
+            downloads_reachable=lambda url: True,
+        )
     assert class_names == data.FASHION_MNIST_CLASSES
 
 
 def test_emnist_images_are_transposed_upright(tmp_path):
     with _mocked_tfds() as tfds:
-        arrays, _, _ = data.load_raw(DataConfig(dataset="emnist/letters", data_dir=str(tmp_path)),
-                                     downloads_reachable=lambda url: True)
+        arrays, _, _ = data.load_raw(
+            DataConfig(dataset="emnist/letters", data_dir=str(tmp_path)),
+            downloads_reachable=lambda url: True,
+        )
         builder = tfds.builder("emnist/letters", data_dir=str(tmp_path))
         raw_images, _ = tfds.as_numpy(
-            builder.as_dataset(split="train", batch_size=-1, as_supervised=True))
+            builder.as_dataset(split="train", batch_size=-1, as_supervised=True)
+        )
     assert not np.array_equal(raw_images[..., 0], raw_images[..., 0].transpose(0, 2, 1))
     np.testing.assert_array_equal(arrays["train"][0], raw_images[..., 0].transpose(0, 2, 1))
 
@@ -279,9 +296,15 @@ def test_emnist_images_are_transposed_upright(tmp_path):
 def test_tfds_load_splits_with_mocked_tfds(tmp_path):
     with _mocked_tfds():
         splits = data.load_splits(
-            DataConfig(dataset="kmnist", data_dir=str(tmp_path), binarize="static",
-                       validation_fraction=0.25),
-            seed=0, downloads_reachable=lambda url: True)
+            DataConfig(
+                dataset="kmnist",
+                data_dir=str(tmp_path),
+                binarize="static",
+                validation_fraction=0.25,
+            ),
+            seed=0,
+            downloads_reachable=lambda url: True,
+        )
     assert splits.train_images.shape == (9, 28, 28)
     assert splits.validation_images.shape == (3, 28, 28)
     assert splits.test_images.shape == (MOCK_EXAMPLES, 28, 28)
@@ -292,15 +315,21 @@ def test_tfds_load_splits_with_mocked_tfds(tmp_path):
 
 # --- the offline fallback -------------------------------------------------------------
 
+
 def test_mnist_falls_back_to_the_bundled_sample_offline(tmp_path):
     start = time.monotonic()
     with pytest.warns(UserWarning, match="bundled") as record:
-        splits = data.load_splits(DataConfig(dataset="mnist", data_dir=str(tmp_path),
-                                             binarize="none"),
-                                  seed=0, downloads_reachable=lambda url: False)
+        splits = data.load_splits(
+            DataConfig(dataset="mnist", data_dir=str(tmp_path), binarize="none"),
+            seed=0,
+            downloads_reachable=lambda url: False,
+        )
     assert time.monotonic() - start < 10.0
-    user_warnings = [w for w in record if issubclass(w.category, UserWarning)
-                     and not issubclass(w.category, DeprecationWarning)]
+    user_warnings = [
+        w
+        for w in record
+        if issubclass(w.category, UserWarning) and not issubclass(w.category, DeprecationWarning)
+    ]
     assert len(user_warnings) == 1
     assert len(splits.train_images) + len(splits.validation_images) == 5000
     assert len(splits.test_images) == 10000
@@ -316,13 +345,17 @@ def test_other_tfds_names_do_not_fall_back(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)
         with pytest.raises(DataError, match="fashion_mnist") as info:
-            data.load_splits(DataConfig(dataset="fashion_mnist", data_dir=str(tmp_path)),
-                             seed=0, downloads_reachable=lambda url: False)
+            data.load_splits(
+                DataConfig(dataset="fashion_mnist", data_dir=str(tmp_path)),
+                seed=0,
+                downloads_reachable=lambda url: False,
+            )
     assert "cannot be reached" in str(info.value)
     assert "\n" not in str(info.value)
 
 
 # --- host_reachable -------------------------------------------------------------------
+
 
 def test_host_reachable_false_for_a_closed_port():
     start = time.monotonic()

@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from test_training import run  # noqa: F401  (the module-scoped training run fixture)
 
 REJECTED = (TypeError, ValueError, tf.errors.InvalidArgumentError)
 
@@ -38,24 +37,35 @@ LOAD_SCRIPT = textwrap.dedent("""
 
 
 @pytest.fixture(scope="module")
-def fresh_process_outputs(run, tmp_path_factory):
-    path, _ = run
+def fresh_process_outputs(trained_run, tmp_path_factory):
+    path, _ = trained_run
     folder = tmp_path_factory.mktemp("export")
     rng = np.random.default_rng(0)
-    inputs = {"images": rng.random((7, 28, 28)).astype(np.float32),
-              "z": rng.standard_normal((4, 2)).astype(np.float32)}
+    inputs = {
+        "images": rng.random((7, 28, 28)).astype(np.float32),
+        "z": rng.standard_normal((4, 2)).astype(np.float32),
+    }
     np.savez(folder / "inputs.npz", **inputs)
     script = folder / "load.py"
     script.write_text(LOAD_SCRIPT)
-    subprocess.run([sys.executable, str(script), os.path.join(path, "saved_model"),
-                    str(folder / "inputs.npz"), str(folder / "outputs.npz")],
-                   check=True, cwd=folder, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            str(script),
+            os.path.join(path, "saved_model"),
+            str(folder / "inputs.npz"),
+            str(folder / "outputs.npz"),
+        ],
+        check=True,
+        cwd=folder,
+        capture_output=True,
+    )
     return inputs, dict(np.load(folder / "outputs.npz"))
 
 
 @pytest.fixture(scope="module")
-def trained(run):
-    return keras.saving.load_model(os.path.join(run[0], "checkpoints", "latest.keras"))
+def trained(trained_run):
+    return keras.saving.load_model(os.path.join(trained_run[0], "checkpoints", "latest.keras"))
 
 
 def test_fresh_process_matches_in_memory_model(fresh_process_outputs, trained):
@@ -63,12 +73,18 @@ def test_fresh_process_matches_in_memory_model(fresh_process_outputs, trained):
     mean, log_variance = (keras.ops.convert_to_numpy(t) for t in trained.encode(inputs["images"]))
     np.testing.assert_allclose(out["mean"], mean, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(out["log_variance"], log_variance, rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(out["decoded"],
-                               keras.ops.convert_to_numpy(trained.decode_images(inputs["z"])),
-                               rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(out["reconstructed"],
-                               keras.ops.convert_to_numpy(trained.decode_images(mean)),
-                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        out["decoded"],
+        keras.ops.convert_to_numpy(trained.decode_images(inputs["z"])),
+        rtol=1e-5,
+        atol=1e-6,
+    )
+    np.testing.assert_allclose(
+        out["reconstructed"],
+        keras.ops.convert_to_numpy(trained.decode_images(mean)),
+        rtol=1e-5,
+        atol=1e-6,
+    )
 
 
 def test_sample_is_reproducible_for_a_seed(fresh_process_outputs):
@@ -78,20 +94,22 @@ def test_sample_is_reproducible_for_a_seed(fresh_process_outputs):
     assert not np.allclose(out["sample_a"], out["sample_c"])
 
 
-def test_signatures_have_named_inputs_and_outputs(run):
-    m = tf.saved_model.load(os.path.join(run[0], "saved_model"))
-    expected = {"encode": ({"images"}, {"mean", "log_variance"}),
-                "decode": ({"z"}, {"images"}),
-                "sample": ({"num_samples", "seed"}, {"images"}),
-                "reconstruct": ({"images"}, {"images"})}
+def test_signatures_have_named_inputs_and_outputs(trained_run):
+    m = tf.saved_model.load(os.path.join(trained_run[0], "saved_model"))
+    expected = {
+        "encode": ({"images"}, {"mean", "log_variance"}),
+        "decode": ({"z"}, {"images"}),
+        "sample": ({"num_samples", "seed"}, {"images"}),
+        "reconstruct": ({"images"}, {"images"}),
+    }
     for name, (inputs, outputs) in expected.items():
         signature = m.signatures[name]
         assert set(signature.structured_input_signature[1]) == inputs, name
         assert set(signature.structured_outputs) == outputs, name
 
 
-def test_signatures_reject_wrong_shapes_and_counts(run):
-    m = tf.saved_model.load(os.path.join(run[0], "saved_model"))
+def test_signatures_reject_wrong_shapes_and_counts(trained_run):
+    m = tf.saved_model.load(os.path.join(trained_run[0], "saved_model"))
     with pytest.raises(REJECTED):
         m.signatures["encode"](images=tf.zeros([3, 784]))
     with pytest.raises(REJECTED):

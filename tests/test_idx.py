@@ -31,15 +31,18 @@ def write_idx(path, array=None, *, compress=False, raw=None, magic=None):
     return str(path)
 
 
-def make_folder(folder, num_train=6, num_test=4, shape=(5, 3), compress=True, seed=0,
-                num_train_labels=None):
+def make_folder(
+    folder, num_train=6, num_test=4, shape=(5, 3), compress=True, seed=0, num_train_labels=None
+):
     """An MNIST-format folder with random images and labels; returns the arrays written."""
     rng = np.random.default_rng(seed)
     os.makedirs(folder, exist_ok=True)
     suffix = ".gz" if compress else ""
     arrays = {}
-    for split, n, n_labels in (("train", num_train, num_train_labels or num_train),
-                               ("test", num_test, num_test)):
+    for split, n, n_labels in (
+        ("train", num_train, num_train_labels or num_train),
+        ("test", num_test, num_test),
+    ):
         images = rng.integers(0, 256, (n, *shape), dtype=np.uint8)
         labels = rng.integers(0, 10, n_labels, dtype=np.uint8)
         images_stem, labels_stem = idx.SPLIT_FILES[split]
@@ -110,7 +113,7 @@ def test_read_idx_rejects_extra_data(tmp_path):
 def test_read_idx_rejects_truncated_gzip_stream(tmp_path):
     images = np.random.default_rng(1).integers(0, 256, (20, 8, 8), dtype=np.uint8)
     compressed = gzip.compress(idx_bytes(images))
-    path = write_idx(tmp_path / "images.gz", raw=compressed[:len(compressed) // 2])
+    path = write_idx(tmp_path / "images.gz", raw=compressed[: len(compressed) // 2])
     with pytest.raises(DataError):
         idx.read_idx(path, idx.IMAGES_MAGIC)
 

@@ -39,10 +39,11 @@ def _ref_gaussian(x, mean, log_variance):
 def _ref_kl(mean, log_variance):
     mean, log_variance = mean.astype(np.float64), log_variance.astype(np.float64)
     variance = np.exp(log_variance)
-    return np.sum(0.5 * (variance + mean ** 2 - 1.0 - log_variance), axis=-1)
+    return np.sum(0.5 * (variance + mean**2 - 1.0 - log_variance), axis=-1)
 
 
 # --- bernoulli_log_likelihood ---------------------------------------------------------
+
 
 def test_bernoulli_matches_numpy_on_binary_targets():
     rng = _rng(1)
@@ -75,20 +76,26 @@ def test_bernoulli_zero_logits_give_log_half_per_pixel():
     np.testing.assert_allclose(got, [4 * math.log(0.5)], rtol=RTOL)
 
 
-@pytest.mark.parametrize("x, logit, expected", [
-    (1.0, -1000.0, -1000.0),
-    (0.0, 1000.0, -1000.0),
-    (1.0, 1000.0, 0.0),
-    (0.0, -1000.0, 0.0),
-    (1.0, -100.0, -100.0),
-    (0.0, 100.0, -100.0),
-    (1.0, 100.0, 0.0),
-    (0.0, -100.0, 0.0),
-    (0.5, 1000.0, -500.0),
-])
+@pytest.mark.parametrize(
+    "x, logit, expected",
+    [
+        (1.0, -1000.0, -1000.0),
+        (0.0, 1000.0, -1000.0),
+        (1.0, 1000.0, 0.0),
+        (0.0, -1000.0, 0.0),
+        (1.0, -100.0, -100.0),
+        (0.0, 100.0, -100.0),
+        (1.0, 100.0, 0.0),
+        (0.0, -100.0, 0.0),
+        (0.5, 1000.0, -500.0),
+    ],
+)
 def test_bernoulli_is_stable_for_huge_logits(x, logit, expected):
-    got = _np(losses.bernoulli_log_likelihood(
-        np.array([[x]], dtype=np.float32), np.array([[logit]], dtype=np.float32)))
+    got = _np(
+        losses.bernoulli_log_likelihood(
+            np.array([[x]], dtype=np.float32), np.array([[logit]], dtype=np.float32)
+        )
+    )
     assert np.all(np.isfinite(got))
     np.testing.assert_allclose(got, [expected], rtol=RTOL, atol=1e-6)
 
@@ -103,6 +110,7 @@ def test_bernoulli_is_never_positive():
 
 
 # --- gaussian_log_likelihood ----------------------------------------------------------
+
 
 def test_gaussian_with_array_log_variance_matches_numpy():
     rng = _rng(5)
@@ -121,7 +129,7 @@ def test_gaussian_with_python_float_is_the_fixed_sigma_case(sigma):
     mean = rng.random((3, dims)).astype(np.float32)
     got = _np(losses.gaussian_log_likelihood(x, mean, 2.0 * math.log(sigma)))
     squared = np.sum((x.astype(np.float64) - mean) ** 2, axis=-1)
-    expected = -0.5 * squared / sigma ** 2 - dims * math.log(sigma * math.sqrt(2.0 * math.pi))
+    expected = -0.5 * squared / sigma**2 - dims * math.log(sigma * math.sqrt(2.0 * math.pi))
     assert got.shape == (3,)
     np.testing.assert_allclose(got, expected, rtol=RTOL)
 
@@ -131,8 +139,9 @@ def test_gaussian_python_float_equals_broadcast_array():
     x = rng.normal(size=(2, 10)).astype(np.float32)
     mean = rng.normal(size=(2, 10)).astype(np.float32)
     from_float = _np(losses.gaussian_log_likelihood(x, mean, -1.3))
-    from_array = _np(losses.gaussian_log_likelihood(
-        x, mean, np.full((2, 10), -1.3, dtype=np.float32)))
+    from_array = _np(
+        losses.gaussian_log_likelihood(x, mean, np.full((2, 10), -1.3, dtype=np.float32))
+    )
     np.testing.assert_allclose(from_float, from_array, rtol=RTOL)
 
 
@@ -143,6 +152,7 @@ def test_gaussian_peak_value_at_the_mean():
 
 
 # --- kl_to_standard_normal ------------------------------------------------------------
+
 
 def test_kl_matches_numpy_closed_form():
     rng = _rng(8)
@@ -163,8 +173,8 @@ def test_kl_matches_monte_carlo_estimate():
         m = mean[i].astype(np.float64)
         std = np.exp(0.5 * log_variance[i].astype(np.float64))
         z = m + std * rng.standard_normal((num_samples, len(m)))
-        log_q = np.sum(-0.5 * np.log(2 * np.pi * std ** 2) - 0.5 * ((z - m) / std) ** 2, axis=-1)
-        log_p = np.sum(-0.5 * np.log(2 * np.pi) - 0.5 * z ** 2, axis=-1)
+        log_q = np.sum(-0.5 * np.log(2 * np.pi * std**2) - 0.5 * ((z - m) / std) ** 2, axis=-1)
+        log_p = np.sum(-0.5 * np.log(2 * np.pi) - 0.5 * z**2, axis=-1)
         estimate = np.mean(log_q - log_p)
         np.testing.assert_allclose(got[i], estimate, rtol=0.02, atol=0.02)
 
@@ -192,12 +202,13 @@ def test_kl_of_shifted_unit_gaussian_is_half_squared_norm():
 
 # --- standard_normal_log_density ------------------------------------------------------
 
+
 def test_standard_normal_log_density_matches_numpy():
     rng = _rng(11)
     z = rng.normal(0.0, 2.0, (7, 6)).astype(np.float32)
     got = _np(losses.standard_normal_log_density(z))
     z64 = z.astype(np.float64)
-    expected = np.sum(-0.5 * np.log(2 * np.pi) - 0.5 * z64 ** 2, axis=-1)
+    expected = np.sum(-0.5 * np.log(2 * np.pi) - 0.5 * z64**2, axis=-1)
     assert got.shape == (7,)
     np.testing.assert_allclose(got, expected, rtol=RTOL)
 
@@ -212,4 +223,6 @@ def test_standard_normal_log_density_equals_gaussian_with_unit_variance():
     z = rng.normal(size=(4, 5)).astype(np.float32)
     np.testing.assert_allclose(
         _np(losses.standard_normal_log_density(z)),
-        _np(losses.gaussian_log_likelihood(z, np.zeros_like(z), 0.0)), rtol=RTOL)
+        _np(losses.gaussian_log_likelihood(z, np.zeros_like(z), 0.0)),
+        rtol=RTOL,
+    )

@@ -35,8 +35,9 @@ def test_elbo_terms_match_a_numpy_forward_pass():
     p = 1 / (1 + np.exp(-logits))
     reconstruction = -np.sum(flat * np.log(p) + (1 - flat) * np.log(1 - p), axis=1)
     kl = 0.5 * np.sum(mean**2 + np.exp(log_variance) - 1 - log_variance, axis=1)
-    np.testing.assert_allclose(ops.convert_to_numpy(terms["reconstruction"]), reconstruction,
-                               rtol=1e-4)
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(terms["reconstruction"]), reconstruction, rtol=1e-4
+    )
     np.testing.assert_allclose(ops.convert_to_numpy(terms["kl"]), kl, rtol=1e-4, atol=1e-6)
 
 
@@ -45,8 +46,9 @@ def test_sampling_is_reparameterised():
     log_variance = np.log(np.array([[4.0, 0.25]], np.float32))
     noise = np.array([[0.5, 2.0]], np.float32)
     z = Sampling()(mean, log_variance, noise=noise)
-    np.testing.assert_allclose(ops.convert_to_numpy(z), [[1.0 + 2.0 * 0.5, -2.0 + 0.5 * 2.0]],
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(z), [[1.0 + 2.0 * 0.5, -2.0 + 0.5 * 2.0]], rtol=1e-6
+    )
 
 
 def test_training_lowers_the_loss_and_reports_beta():
@@ -58,10 +60,12 @@ def test_training_lowers_the_loss_and_reports_beta():
     assert history["loss"][-1] < history["loss"][0] - 50
     assert history["beta"][-1] == pytest.approx(0.5)
     # The objective weights the KL by beta; the ELBO does not.
-    np.testing.assert_allclose(history["loss"][-1],
-                               history["reconstruction"][-1] + 0.5 * history["kl"][-1], rtol=1e-4)
-    np.testing.assert_allclose(-history["elbo"][-1],
-                               history["reconstruction"][-1] + history["kl"][-1], rtol=1e-4)
+    np.testing.assert_allclose(
+        history["loss"][-1], history["reconstruction"][-1] + 0.5 * history["kl"][-1], rtol=1e-4
+    )
+    np.testing.assert_allclose(
+        -history["elbo"][-1], history["reconstruction"][-1] + history["kl"][-1], rtol=1e-4
+    )
 
 
 def test_evaluation_samples_z():
@@ -87,8 +91,14 @@ def test_dynamic_binarization_draws_bits_with_the_pixel_probabilities():
 @pytest.mark.parametrize("variance", ["fixed", "learned"])
 def test_gaussian_likelihoods_train(variance):
     keras.utils.set_random_seed(0)
-    model = VAE(latent_dims=2, hidden_units=(16,), likelihood="gaussian",
-                gaussian_variance=variance, gaussian_sigma=0.2, seed=0)
+    model = VAE(
+        latent_dims=2,
+        hidden_units=(16,),
+        likelihood="gaussian",
+        gaussian_variance=variance,
+        gaussian_sigma=0.2,
+        seed=0,
+    )
     model.compile(optimizer=keras.optimizers.Adam(1e-2))
     history = model.fit(_images(64), batch_size=32, epochs=3, verbose=0).history
     assert np.all(np.isfinite(history["loss"]))
@@ -99,12 +109,31 @@ def test_gaussian_likelihoods_train(variance):
 
 
 def test_get_config_round_trip():
-    model = VAE(image_shape=(14, 12), latent_dims=4, hidden_units=(20, 10), activation="tanh",
-                likelihood="gaussian", gaussian_variance="learned", gaussian_sigma=0.3, beta=2.0,
-                binarize_training_inputs=True, seed=7)
+    model = VAE(
+        image_shape=(14, 12),
+        latent_dims=4,
+        hidden_units=(20, 10),
+        activation="tanh",
+        likelihood="gaussian",
+        gaussian_variance="learned",
+        gaussian_sigma=0.3,
+        beta=2.0,
+        binarize_training_inputs=True,
+        seed=7,
+    )
     clone = VAE.from_config(model.get_config())
-    for name in ("image_shape", "latent_dims", "hidden_units", "activation", "likelihood",
-                 "gaussian_variance", "gaussian_sigma", "beta", "binarize_training_inputs", "seed"):
+    for name in (
+        "image_shape",
+        "latent_dims",
+        "hidden_units",
+        "activation",
+        "likelihood",
+        "gaussian_variance",
+        "gaussian_sigma",
+        "beta",
+        "binarize_training_inputs",
+        "seed",
+    ):
         assert getattr(clone, name) == getattr(model, name), name
     assert [w.shape for w in clone.weights] == [w.shape for w in model.weights]
 
@@ -120,7 +149,9 @@ def test_keras_file_round_trip_is_exact(tmp_path):
     loaded = keras.saving.load_model(path)
     assert isinstance(loaded, VAE)
     for original, restored in zip(model.weights, loaded.weights):
-        np.testing.assert_array_equal(ops.convert_to_numpy(original), ops.convert_to_numpy(restored))
+        np.testing.assert_array_equal(
+            ops.convert_to_numpy(original), ops.convert_to_numpy(restored)
+        )
     for a, b in zip(model.encode(x), loaded.encode(x)):
         np.testing.assert_array_equal(ops.convert_to_numpy(a), ops.convert_to_numpy(b))
     assert float(loaded.kl_weight) == 1.5

@@ -14,8 +14,13 @@ FAST = ["--hidden_units=16", "--batch_size=100", "--verbose=0"]
 
 
 def train(*flags, env=None, timeout=600):
-    return subprocess.run([sys.executable, "-m", PROGRAM, *flags], capture_output=True,
-                          text=True, timeout=timeout, env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [sys.executable, "-m", PROGRAM, *flags],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
 
 
 def assert_one_line_error(result, *fragments):
@@ -31,10 +36,18 @@ def assert_one_line_error(result, *fragments):
 def test_default_command_offline_falls_back_to_the_bundled_sample(tmp_path):
     # The README's main job, shortened to one epoch, on a machine without network.
     run_dir = tmp_path / "run"
-    result = train("--latent_dims=2", "--epochs=1", f"--model_dir={run_dir}",
-                   f"--data_dir={tmp_path / 'tfds'}", *FAST, env={"KERAS_VAE_OFFLINE": "1"})
+    result = train(
+        "--latent_dims=2",
+        "--epochs=1",
+        f"--model_dir={run_dir}",
+        f"--data_dir={tmp_path / 'tfds'}",
+        *FAST,
+        env={"KERAS_VAE_OFFLINE": "1"},
+    )
     assert result.returncode == 0, result.stderr
-    warnings = [line for line in result.stderr.splitlines() if "WARNING" in line and "bundled" in line]
+    warnings = [
+        line for line in result.stderr.splitlines() if "WARNING" in line and "bundled" in line
+    ]
     assert len(warnings) == 1
     assert "epoch 1/1: train loss" in result.stdout
     assert "test ELBO" in result.stdout
@@ -57,6 +70,7 @@ def _corrupt_folder(tmp_path, kind):
         write_idx(target, labels)  # a labels file where images belong
     elif kind == "truncated":
         import gzip
+
         raw = gzip.decompress(target.read_bytes())
         target.write_bytes(gzip.compress(raw[:-100]))
     elif kind == "truncated_gzip":
@@ -68,13 +82,16 @@ def _corrupt_folder(tmp_path, kind):
     return folder
 
 
-@pytest.mark.parametrize("kind, fragment", [
-    ("bad_magic", "magic number"),
-    ("truncated", "truncated"),
-    ("truncated_gzip", "gzip"),
-    ("count_mismatch", "40 images but 30 labels"),
-    ("missing_file", "no train-images-idx3-ubyte"),
-])
+@pytest.mark.parametrize(
+    "kind, fragment",
+    [
+        ("bad_magic", "magic number"),
+        ("truncated", "truncated"),
+        ("truncated_gzip", "gzip"),
+        ("count_mismatch", "40 images but 30 labels"),
+        ("missing_file", "no train-images-idx3-ubyte"),
+    ],
+)
 def test_corrupt_data_is_reported_in_one_line(tmp_path, kind, fragment):
     folder = _corrupt_folder(tmp_path, kind)
     result = train(f"--dataset=idx:{folder}", f"--model_dir={tmp_path / 'run'}", *FAST)
@@ -82,25 +99,35 @@ def test_corrupt_data_is_reported_in_one_line(tmp_path, kind, fragment):
     assert not (tmp_path / "run").exists()
 
 
-@pytest.mark.parametrize("flags, fragment", [
-    (["--latent_dims=-1"], "latent_dims"),
-    (["--latent_dims=0"], "latent_dims"),
-    (["--latent_dims=two"], "latent_dims"),
-    (["--beta=-0.5"], "beta"),
-    (["--likelihood=poisson"], "likelihood"),
-    (["--dataset=cifar10"], "unknown dataset"),
-    (["--dataset=idx:/no/such/folder"], "/no/such/folder"),
-    (["--hidden_units="], "hidden_units"),
-    (["--hidden_units=512,abc"], "hidden_units"),
-    (["--epochs=0"], "epochs"),
-    (["--binarize=sometimes"], "binarize"),
-    (["--no_such_flag=1"], "no_such_flag"),
-    (["stray_argument"], "unexpected arguments"),
-])
+@pytest.mark.parametrize(
+    "flags, fragment",
+    [
+        (["--latent_dims=-1"], "latent_dims"),
+        (["--latent_dims=0"], "latent_dims"),
+        (["--latent_dims=two"], "latent_dims"),
+        (["--beta=-0.5"], "beta"),
+        (["--likelihood=poisson"], "likelihood"),
+        (["--dataset=cifar10"], "unknown dataset"),
+        (["--dataset=idx:/no/such/folder"], "/no/such/folder"),
+        (["--hidden_units="], "hidden_units"),
+        (["--hidden_units=512,abc"], "hidden_units"),
+        (["--epochs=0"], "epochs"),
+        (["--binarize=sometimes"], "binarize"),
+        (["--no_such_flag=1"], "no_such_flag"),
+        (["stray_argument"], "unexpected arguments"),
+    ],
+)
 def test_bad_flags_are_reported_in_one_line(tmp_path, flags, fragment):
     result = train(*flags, f"--model_dir={tmp_path / 'run'}")
     assert_one_line_error(result, fragment)
     assert not (tmp_path / "run").exists()
+
+
+def test_flagfile_is_read(tmp_path):
+    flagfile = tmp_path / "flags.txt"
+    flagfile.write_text("--latent_dims=-3\n--epochs=1\n")
+    result = train(f"--flagfile={flagfile}", f"--model_dir={tmp_path / 'run'}")
+    assert_one_line_error(result, "latent_dims must be a positive integer, got -3")
 
 
 def test_unwritable_model_dir(tmp_path):
@@ -114,23 +141,31 @@ def test_unwritable_model_dir(tmp_path):
 def test_existing_model_dir_is_left_untouched(tmp_path):
     run_dir = tmp_path / "run"
     run_dir.mkdir()
-    (run_dir / "config.json").write_text("{\"earlier\": true}")
+    (run_dir / "config.json").write_text('{"earlier": true}')
     (run_dir / "notes.txt").write_text("keep me")
     result = train("--dataset=mnist_sample", f"--model_dir={run_dir}", *FAST)
     assert_one_line_error(result, "already holds a keras_vae run")
     assert sorted(os.listdir(run_dir)) == ["config.json", "notes.txt"]
-    assert (run_dir / "config.json").read_text() == "{\"earlier\": true}"
+    assert (run_dir / "config.json").read_text() == '{"earlier": true}'
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not os.path.isdir(os.path.join(SHARED_DATA, "fashion_mnist")),
-                    reason="needs ../shared/data/fashion_mnist")
+@pytest.mark.skipif(
+    not os.path.isdir(os.path.join(SHARED_DATA, "fashion_mnist")),
+    reason="needs ../shared/data/fashion_mnist",
+)
 def test_full_fashion_mnist_from_idx_files(tmp_path):
     # Real data: 60,000 + 10,000 Fashion-MNIST images read from Debian's gzipped IDX files.
     run_dir = tmp_path / "run"
-    result = train("--latent_dims=2", "--epochs=1", "--batch_size=256", "--hidden_units=64",
-                   "--verbose=0", f"--dataset=idx:{os.path.join(SHARED_DATA, 'fashion_mnist')}",
-                   f"--model_dir={run_dir}")
+    result = train(
+        "--latent_dims=2",
+        "--epochs=1",
+        "--batch_size=256",
+        "--hidden_units=64",
+        "--verbose=0",
+        f"--dataset=idx:{os.path.join(SHARED_DATA, 'fashion_mnist')}",
+        f"--model_dir={run_dir}",
+    )
     assert result.returncode == 0, result.stderr
     with open(run_dir / "metrics.json") as f:
         metrics = json.load(f)
