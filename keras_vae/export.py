@@ -6,12 +6,17 @@ The SavedModel needs neither keras_vae nor Keras to load:
     m.signatures["decode"](z=z)                 # {"images"}
     m.signatures["sample"](num_samples=n, seed=s)  # {"images"}, the same for the same seed
     m.signatures["reconstruct"](images=x)       # {"images"}
+    m.signatures["log_weights"](images=x, num_samples=k, seed=[a, b])
+        # {"log_weights", "log_likelihood"}: [k, batch] log p(x,z) - log q(z|x) and log p(x|z)
+        # for k draws z ~ q(z|x); what the evaluate command needs (ELBO, NLL).
 Images are float32 [batch, height, width] in [0, 1]; inputs of another shape or
 dtype are rejected by the signature rather than broadcast.
 """
 
 import keras
 import tensorflow as tf
+
+from keras_vae import importance
 
 
 def export_saved_model(model, path: str) -> None:
@@ -45,6 +50,22 @@ def export_saved_model(model, path: str) -> None:
         mean, _ = model.encode(checked_images(images))
         return {"images": model.decode_images(mean)}
 
+    # XLA-compiled: the evaluate command pushes millions of samples through it, and
+    # fusing the decoder's output with the log-likelihood saves a pass over memory.
+    @tf.function(
+        jit_compile=True,
+        input_signature=[
+            images_spec,
+            tf.TensorSpec([], tf.int32, name="num_samples"),
+            tf.TensorSpec([2], tf.int64, name="seed"),
+        ],
+    )
+    def log_weights(images, num_samples, seed):
+        out = importance.log_weights(model, checked_images(images), num_samples, seed)
+        return {"log_weights": out["log_weights"], "log_likelihood": out["log_likelihood"]}
+
+    log_weights.get_concrete_function()  # ExportArchive takes traced tf.functions.
+
     archive = keras.export.ExportArchive()
     archive.track(model)
     archive.add_endpoint("encode", encode, input_signature=[images_spec])
@@ -58,4 +79,5 @@ def export_saved_model(model, path: str) -> None:
         ],
     )
     archive.add_endpoint("reconstruct", reconstruct, input_signature=[images_spec])
+    archive.add_endpoint("log_weights", log_weights)
     archive.write_out(path, verbose=False)

@@ -41,3 +41,19 @@ def kl_to_standard_normal(mean, log_variance):
 def standard_normal_log_density(z):
     """log N(z; 0, I), summed over the last axis."""
     return -0.5 * ops.sum(LOG_2PI + ops.square(z), axis=-1)
+
+
+def diagonal_normal_log_density(z, mean, log_variance):
+    """log N(z; mean, diag(exp(log_variance))), summed over the last axis."""
+    return gaussian_log_likelihood(z, mean, log_variance)
+
+
+def importance_weighted_bound(log_weights, axis=0):
+    """log (1/k) sum_i exp(log_weights_i) over `axis` (Burda et al. 2015, eq. 8).
+
+    With log w_i = log p(x, z_i) - log q(z_i|x) and z_i ~ q(z|x) this is the k-sample
+    importance-weighted bound: k = 1 gives the ELBO, and it rises towards log p(x)
+    as k grows. logsumexp keeps it exact when the weights are e^-100 and smaller.
+    """
+    k = ops.cast(ops.shape(log_weights)[axis], log_weights.dtype)
+    return ops.logsumexp(log_weights, axis=axis) - ops.log(k)

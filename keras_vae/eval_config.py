@@ -1,0 +1,75 @@
+"""Typed configuration of an evaluation (`python -m keras_vae.evaluate`), validated without TensorFlow."""
+
+import dataclasses
+import os
+
+from keras_vae import config as config_lib
+from keras_vae import model_dir as model_dir_lib
+from keras_vae.errors import ConfigError, ModelDirError
+
+SPLITS = ("train", "validation", "test")
+
+
+@dataclasses.dataclass(frozen=True)
+class EvalConfig:
+    """What to evaluate, on which data, with how many importance samples."""
+
+    # Either a model directory written by keras_vae.train, or a SavedModel alone
+    # (then `dataset` is required and `binarize` says how the model was trained).
+    model_dir: str | None = None
+    saved_model: str | None = None
+    split: str = "test"
+    dataset: str | None = None
+    data_dir: str | None = None
+    binarize: str | None = None
+    num_importance_samples: int = 5000
+    seed: int = 0
+    # Evaluate only the first N images of the split (0: all of them).
+    max_examples: int = 0
+    output: str | None = None
+
+
+def _is_run(path: str) -> bool:
+    return all(
+        os.path.exists(os.path.join(path, name))
+        for name in (model_dir_lib.CONFIG, model_dir_lib.SAVED_MODEL)
+    )
+
+
+def resolve(c: EvalConfig) -> EvalConfig:
+    """Validates `c`; fills in the SavedModel and output paths of a model directory."""
+    k = c.num_importance_samples
+    if not isinstance(k, int) or k < 1:
+        raise ConfigError(f"num_importance_samples must be a positive integer, got {k!r}")
+    if c.split not in SPLITS:
+        raise ConfigError(f"unknown split {c.split!r}: expected one of {', '.join(SPLITS)}")
+    if c.max_examples < 0:
+        raise ConfigError(f"max_examples must be >= 0, got {c.max_examples!r}")
+    if not 0 <= c.seed < 2**31:
+        raise ConfigError(f"seed must be in [0, 2**31), got {c.seed!r}")
+    if c.dataset is not None:
+        config_lib.dataset_kind(c.dataset)
+    if (c.model_dir is None) == (c.saved_model is None):
+        raise ConfigError("give exactly one of model_dir (a keras_vae run) or saved_model")
+    if c.model_dir is not None:
+        if not os.path.isdir(c.model_dir):
+            raise ModelDirError(f"model_dir {c.model_dir} does not exist")
+        if not _is_run(c.model_dir):
+            raise ModelDirError(
+                f"model_dir {c.model_dir} is not a keras_vae run (no config.json and saved_model/)"
+            )
+        return dataclasses.replace(
+            c,
+            saved_model=os.path.join(c.model_dir, model_dir_lib.SAVED_MODEL),
+            output=c.output or os.path.join(c.model_dir, "eval.json"),
+        )
+    if not os.path.exists(os.path.join(c.saved_model, "saved_model.pb")):
+        raise ModelDirError(f"saved_model {c.saved_model} is not a TF SavedModel directory")
+    if c.dataset is None:
+        raise ConfigError("a bare saved_model needs --dataset (the run's config is not there)")
+    binarize = c.binarize or "dynamic"
+    if binarize not in config_lib.BINARIZATIONS[1:]:
+        raise ConfigError(f"unknown binarize {binarize!r}: expected none, static or dynamic")
+    return dataclasses.replace(
+        c, binarize=binarize, output=c.output or os.path.join(c.saved_model, "eval.json")
+    )
