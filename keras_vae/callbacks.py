@@ -1,4 +1,4 @@
-"""Keras callbacks of a training run: the epoch summary line, checkpoints and image summaries."""
+"""Keras callbacks of a training run: epoch summary, objective schedules, checkpoints, images."""
 
 import os
 import time
@@ -7,7 +7,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_vae import figures
+from keras_vae import figures, schedules
 
 
 class EpochSummary(keras.callbacks.Callback):
@@ -42,17 +42,44 @@ class EpochSummary(keras.callbacks.Callback):
         )
 
 
+class ObjectiveSchedule(keras.callbacks.Callback):
+    """Sets the model's KL weight and capacity target at the start of every epoch.
+
+    The values come from `keras_vae.schedules`, ramping up to the model's `beta` and
+    `capacity_max`. They live in non-trainable variables, which the compiled train
+    step reads, so changing them does not retrace it.
+    """
+
+    def __init__(self, kl_warmup_epochs: int = 0, capacity_epochs: int = 0):
+        super().__init__()
+        self.kl_warmup_epochs = kl_warmup_epochs
+        self.capacity_epochs = capacity_epochs
+
+    def on_epoch_begin(self, epoch, logs=None):
+        model = self.model
+        model.kl_weight.assign(schedules.kl_weight_at(epoch, model.beta, self.kl_warmup_epochs))
+        if model.capacity is not None:
+            model.capacity.assign(
+                schedules.capacity_at(epoch, model.capacity_max, self.capacity_epochs)
+            )
+
+
 class Checkpoints(keras.callbacks.Callback):
     """Saves `latest.keras` after every epoch and `best.keras` when validation loss improves.
 
     Each file is written under a temporary name and renamed, so a crash mid-save never
     leaves a truncated checkpoint in place of a good one.
+
+    While a schedule changes the objective (KL warm-up, capacity), losses of different
+    epochs measure different things and do not compare: up to and including epoch
+    `settled_epoch`, the first with the final objective, `best.keras` is the latest.
     """
 
-    def __init__(self, folder: str, monitor: str = "val_loss"):
+    def __init__(self, folder: str, monitor: str = "val_loss", settled_epoch: int = 0):
         super().__init__()
         self.folder = folder
         self.monitor = monitor
+        self.settled_epoch = settled_epoch
         self.best = float("inf")
 
     def _save(self, name: str) -> None:
@@ -62,6 +89,8 @@ class Checkpoints(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         self._save("latest.keras")
+        if epoch <= self.settled_epoch:
+            self.best = float("inf")
         value = (logs or {}).get(self.monitor)
         # A NaN comparison is False, so a diverged model never becomes the best.
         if value is not None and value < self.best:

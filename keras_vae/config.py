@@ -6,6 +6,7 @@ before paying for `import tensorflow`, so a bad flag costs a fraction of a secon
 
 import dataclasses
 import json
+import math
 import os
 import re
 
@@ -14,6 +15,7 @@ from keras_vae.errors import ConfigError
 LIKELIHOODS = ("bernoulli", "gaussian")
 GAUSSIAN_VARIANCES = ("fixed", "learned")
 BINARIZATIONS = ("auto", "none", "static", "dynamic")
+OBJECTIVES = ("elbo", "iwae")
 ACTIVATIONS = ("relu", "tanh", "elu", "gelu", "selu", "silu", "softplus", "sigmoid", "leaky_relu")
 
 # The tfds data sets that hold 28x28 grey-scale images with integer labels.
@@ -35,7 +37,18 @@ class ModelConfig:
     # squared-error case); "learned" adds a per-pixel log-variance output.
     gaussian_variance: str = "fixed"
     gaussian_sigma: float = 0.1
+    # "elbo": reconstruction averaged over num_samples draws of z plus beta * KL (closed
+    # form); "iwae": the importance-weighted bound over num_samples draws (Burda et al.
+    # 2015), which needs beta = 1 and no schedules.
+    objective: str = "elbo"
+    num_samples: int = 1
+    # The final KL weight; TrainConfig.kl_warmup_epochs ramps it up from 0.
     beta: float = 1.0
+    # capacity_max > 0 replaces beta * KL by capacity_gamma * |KL - C| (Burgess et al.
+    # 2018), with the target C in nats ramped up to capacity_max over
+    # TrainConfig.capacity_epochs. Burgess et al. use gamma = 1000.
+    capacity_max: float = 0.0
+    capacity_gamma: float = 1000.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,6 +74,10 @@ class TrainConfig:
     image_every_epochs: int = 5
     # Keras' progress bar: 0 silent, 1 bar, 2 one line per epoch; "auto" is 1.
     verbose: int = 1
+    # Linear ramps of the objective's weights, per epoch (see keras_vae/schedules.py):
+    # beta from 0 over kl_warmup_epochs, the capacity target from 0 over capacity_epochs.
+    kl_warmup_epochs: int = 0
+    capacity_epochs: int = 0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -94,6 +111,10 @@ def _require(ok: bool, message: str) -> None:
 
 def _is_int(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_finite_non_negative(value) -> bool:
+    return isinstance(value, (int, float)) and math.isfinite(value) and value >= 0
 
 
 def parse_hidden_units(text: str) -> tuple[int, ...]:
@@ -155,6 +176,37 @@ def validate_model(m: ModelConfig) -> None:
     _require(
         m.beta >= 0 and m.beta != float("inf"), f"beta must be a finite number >= 0, got {m.beta!r}"
     )
+    _require(
+        m.objective in OBJECTIVES,
+        f"unknown objective {m.objective!r}: expected one of {', '.join(OBJECTIVES)}",
+    )
+    _require(
+        _is_int(m.num_samples) and m.num_samples >= 1,
+        f"num_samples must be a positive integer, got {m.num_samples!r}",
+    )
+    _require(
+        _is_finite_non_negative(m.capacity_max),
+        f"capacity_max must be a finite number >= 0, got {m.capacity_max!r}",
+    )
+    _require(
+        _is_finite_non_negative(m.capacity_gamma),
+        f"capacity_gamma must be a finite number >= 0, got {m.capacity_gamma!r}",
+    )
+    if m.objective == "iwae":
+        _require(
+            m.beta == 1,
+            f"beta must be 1 with objective=iwae (the bound has no KL weight), got {m.beta!r}",
+        )
+        _require(
+            m.capacity_max == 0,
+            f"capacity_max applies to objective=elbo only, got {m.capacity_max!r} with iwae",
+        )
+    if m.capacity_max > 0:
+        _require(
+            m.beta == 1,
+            f"beta is unused when capacity_max > 0 (capacity_gamma weights |KL - C|); "
+            f"leave it at 1, got {m.beta!r}",
+        )
 
 
 def validate_data(d: DataConfig) -> None:
@@ -190,6 +242,35 @@ def validate_train(t: TrainConfig) -> None:
         f"image_every_epochs must be a positive integer, got {t.image_every_epochs!r}",
     )
     _require(t.verbose in (0, 1, 2), f"verbose must be 0, 1 or 2, got {t.verbose!r}")
+    _require(
+        _is_int(t.kl_warmup_epochs) and t.kl_warmup_epochs >= 0,
+        f"kl_warmup_epochs must be an integer >= 0, got {t.kl_warmup_epochs!r}",
+    )
+    _require(
+        _is_int(t.capacity_epochs) and t.capacity_epochs >= 0,
+        f"capacity_epochs must be an integer >= 0, got {t.capacity_epochs!r}",
+    )
+
+
+def validate_schedules(m: ModelConfig, t: TrainConfig) -> None:
+    """Rejects schedules that would not change the objective they are given with."""
+    if t.kl_warmup_epochs > 0:
+        _require(
+            m.objective == "elbo",
+            f"kl_warmup_epochs applies to objective=elbo only, got {t.kl_warmup_epochs} with "
+            f"{m.objective}",
+        )
+        _require(
+            m.capacity_max == 0,
+            "kl_warmup_epochs does not apply with capacity_max > 0, whose KL target rises "
+            "over capacity_epochs instead",
+        )
+    if t.capacity_epochs > 0:
+        _require(
+            m.capacity_max > 0,
+            f"capacity_epochs needs capacity_max > 0, got capacity_epochs={t.capacity_epochs} "
+            f"with capacity_max={m.capacity_max!r}",
+        )
 
 
 def resolve(config: Config) -> Config:
@@ -197,6 +278,7 @@ def resolve(config: Config) -> Config:
     validate_model(config.model)
     validate_data(config.data)
     validate_train(config.train)
+    validate_schedules(config.model, config.train)
     _require(bool(config.model_dir), "model_dir must name a directory")
     data = config.data
     if data.binarize == "auto":

@@ -1,9 +1,13 @@
 """The variational autoencoder: a Gaussian encoder q(z|x), a sampling layer and a decoder p(x|z).
 
 Images enter as float32 [batch, height, width] in [0, 1] and are flattened inside
-the model. `train_step` minimises the negative ELBO
+the model. By default `train_step` minimises the negative ELBO
     -E_q[log p(x|z)] + beta * KL(q(z|x) || N(0, I))
 with one reparameterised sample of z per example (Kingma & Welling 2013).
+`VAE.objective_terms` holds the variants: the same with the reconstruction term
+averaged over k samples of z; the capacity objective of Burgess et al. 2018,
+    -E_q[log p(x|z)] + gamma * |KL - C|;
+and the k-sample importance-weighted bound of Burda et al. 2015 (objective="iwae").
 """
 
 import math
@@ -12,7 +16,7 @@ import keras
 import tensorflow as tf
 from keras import layers, ops
 
-from keras_vae import losses
+from keras_vae import importance, losses
 
 PACKAGE = "keras_vae"
 
@@ -162,7 +166,13 @@ class VAE(keras.Model):
         likelihood: "bernoulli" (decoder gives logits) or "gaussian".
         gaussian_variance: "fixed" (every pixel has std `gaussian_sigma`) or "learned".
         gaussian_sigma: the fixed pixel standard deviation.
-        beta: weight of the KL term (1 gives the ELBO; beta-VAE otherwise).
+        beta: weight of the KL term (1 gives the ELBO; beta-VAE otherwise). The
+            `kl_weight` variable starts at beta; a schedule may change it.
+        objective: "elbo" or "iwae" (see `objective_terms`).
+        num_samples: draws of z per example in the training and evaluation objective.
+        capacity_max: when > 0, the objective is reconstruction + capacity_gamma *
+            |KL - C| with C in the `capacity` variable, which starts at capacity_max.
+        capacity_gamma: the weight of |KL - C|.
         binarize_training_inputs: draw x ~ Bernoulli(pixel intensity) afresh at each
             training step (dynamic binarization, the literature's protocol for MNIST).
         seed: seeds the sampling and binarization noise.
@@ -180,6 +190,10 @@ class VAE(keras.Model):
         beta=1.0,
         binarize_training_inputs=False,
         seed=None,
+        objective="elbo",
+        num_samples=1,
+        capacity_max=0.0,
+        capacity_gamma=1000.0,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -193,6 +207,14 @@ class VAE(keras.Model):
         self.beta = float(beta)
         self.binarize_training_inputs = bool(binarize_training_inputs)
         self.seed = seed
+        if objective not in ("elbo", "iwae"):
+            raise ValueError(f"objective must be 'elbo' or 'iwae', got {objective!r}")
+        if int(num_samples) < 1:
+            raise ValueError(f"num_samples must be >= 1, got {num_samples!r}")
+        self.objective = objective
+        self.num_samples = int(num_samples)
+        self.capacity_max = float(capacity_max)
+        self.capacity_gamma = float(capacity_gamma)
         self.pixels = math.prod(self.image_shape)
 
         self.encoder = Encoder(self.latent_dims, self.hidden_units, activation, name="encoder")
@@ -214,10 +236,23 @@ class VAE(keras.Model):
             trainable=False,
             name="kl_weight",
         )
+        # Only capacity models carry the variable, so other models keep their weight
+        # list (and checkpoints written before it existed still load).
+        self.capacity = (
+            self.add_weight(
+                shape=(),
+                initializer=keras.initializers.Constant(self.capacity_max),
+                trainable=False,
+                name="capacity",
+            )
+            if self.capacity_max > 0
+            else None
+        )
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.reconstruction_tracker = keras.metrics.Mean(name="reconstruction")
         self.kl_tracker = keras.metrics.Mean(name="kl")
         self.elbo_tracker = keras.metrics.Mean(name="elbo")
+        self.iwae_tracker = keras.metrics.Mean(name="iwae") if objective == "iwae" else None
         self.build((None, *self.image_shape))
 
     def build(self, input_shape):
@@ -230,7 +265,13 @@ class VAE(keras.Model):
     @property
     def metrics(self):
         # Listed here so that Keras resets them at the start of every epoch.
-        return [self.loss_tracker, self.reconstruction_tracker, self.kl_tracker, self.elbo_tracker]
+        trackers = [
+            self.loss_tracker,
+            self.reconstruction_tracker,
+            self.kl_tracker,
+            self.elbo_tracker,
+        ]
+        return trackers + ([self.iwae_tracker] if self.iwae_tracker is not None else [])
 
     # --- The model's pieces, usable on their own (export and figures build on them).
 
@@ -284,33 +325,93 @@ class VAE(keras.Model):
         u = keras.random.uniform(ops.shape(images), dtype=images.dtype, seed=self.binarization_seed)
         return ops.cast(u < images, images.dtype)
 
-    def _objective(self, terms):
-        return terms["reconstruction"] + self.kl_weight * terms["kl"]
+    def draw_noise(self, images):
+        """Standard-normal noise for `objective_terms`, from the Sampling layer's seed.
 
-    def _record(self, terms, objective):
-        self.loss_tracker.update_state(objective)
+        [k, B, latent_dims] with k = num_samples, or [B, latent_dims] for the one-sample
+        ELBO, whose graph is the original one (the Sampling layer's draw).
+        """
+        shape = (ops.shape(images)[0], self.latent_dims)
+        if self._multi_sample:
+            shape = (self.num_samples, *shape)
+        return keras.random.normal(shape, dtype=images.dtype, seed=self.sampling.seed_generator)
+
+    @property
+    def _multi_sample(self):
+        # The one-sample ELBO keeps its original graph, so its numbers do not change.
+        return self.objective == "iwae" or self.num_samples > 1
+
+    def objective_terms(self, images, noise=None):
+        """Per-example terms of the training objective, in nats, each [B].
+
+        "objective" is what training minimises (its batch mean is the loss):
+          elbo:     reconstruction + kl_weight * kl, where "reconstruction" is -log p(x|z)
+                    averaged over the k = num_samples draws of z and "kl" is the closed-form
+                    KL. In expectation this is the average of -log w over the k draws, with
+                    log w = log p(x|z) + log p(z) - log q(z|x); the KL's share is exact.
+          capacity: reconstruction + capacity_gamma * |kl - C|, per example as in Burgess
+                    et al. 2018, eq. 8 (some implementations use the batch-mean KL instead).
+          iwae:     -"iwae", the importance-weighted bound log (1/k) sum_i w_i (Burda et al.
+                    2015), estimated from the same log w_i; k = 1 gives the one-sample
+                    ELBO with a sampled rather than closed-form KL.
+        "reconstruction", "kl" and "elbo" = -(reconstruction + kl) are reported for every
+        objective, so runs with different objectives compare.
+
+        `noise` (default `draw_noise(images)`) fixes the draws of z, so tests and
+        evaluations can share them: [B, L] for the one-sample ELBO, else [k, B, L].
+        """
+        if self._multi_sample:
+            if noise is None:
+                noise = self.draw_noise(images)
+            weights = importance.log_weights_from_noise(self, images, noise)
+            terms = {
+                "reconstruction": -ops.mean(weights["log_likelihood"], axis=0),
+                "kl": losses.kl_to_standard_normal(weights["mean"], weights["log_variance"]),
+            }
+            if self.objective == "iwae":
+                terms["iwae"] = losses.importance_weighted_bound(weights["log_weights"], axis=0)
+        else:
+            terms = self.elbo_terms(images, noise=noise)
+        if self.objective == "iwae":
+            objective = -terms["iwae"]
+        elif self.capacity is not None:
+            objective = terms["reconstruction"] + self.capacity_gamma * ops.abs(
+                terms["kl"] - self.capacity
+            )
+        else:
+            objective = terms["reconstruction"] + self.kl_weight * terms["kl"]
+        return {**terms, "objective": objective, "elbo": -(terms["reconstruction"] + terms["kl"])}
+
+    def _record(self, terms):
+        self.loss_tracker.update_state(terms["objective"])
         self.reconstruction_tracker.update_state(terms["reconstruction"])
         self.kl_tracker.update_state(terms["kl"])
-        self.elbo_tracker.update_state(-(terms["reconstruction"] + terms["kl"]))
+        self.elbo_tracker.update_state(terms["elbo"])
+        if self.iwae_tracker is not None:
+            self.iwae_tracker.update_state(terms["iwae"])
         return {m.name: m.result() for m in self.metrics}
+
+    def schedule_values(self):
+        """The scheduled weights in use, for the logs: {"beta"} or, for capacity, {"capacity"}."""
+        if self.capacity is not None:
+            return {"capacity": self.capacity}
+        return {"beta": self.kl_weight}
 
     def train_step(self, data):
         images = _images_of(data)
         if self.binarize_training_inputs:
             images = self.binarize(images)
         with tf.GradientTape() as tape:
-            terms = self.elbo_terms(images)
-            objective = self._objective(terms)
-            loss = ops.mean(objective)
+            terms = self.objective_terms(images)
+            loss = ops.mean(terms["objective"])
         gradients = tape.gradient(loss, self.trainable_variables)
         self.optimizer.apply(gradients, self.trainable_variables)
-        return {**self._record(terms, objective), "beta": self.kl_weight}
+        return {**self._record(terms), **self.schedule_values()}
 
     def test_step(self, data):
         # z is sampled, as in training: the ELBO is an expectation over q(z|x), and
         # decoding the posterior mean would overstate it.
-        terms = self.elbo_terms(_images_of(data))
-        return self._record(terms, self._objective(terms))
+        return self._record(self.objective_terms(_images_of(data)))
 
     def get_config(self):
         return {
@@ -325,6 +426,10 @@ class VAE(keras.Model):
             "beta": self.beta,
             "binarize_training_inputs": self.binarize_training_inputs,
             "seed": self.seed,
+            "objective": self.objective,
+            "num_samples": self.num_samples,
+            "capacity_max": self.capacity_max,
+            "capacity_gamma": self.capacity_gamma,
         }
 
 

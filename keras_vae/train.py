@@ -40,6 +40,24 @@ flags.DEFINE_float(
     "Pixel standard deviation of the fixed-variance Gaussian likelihood.",
 )
 flags.DEFINE_float("beta", _M.beta, "Weight of the KL term (1: the ELBO; beta-VAE otherwise).")
+flags.DEFINE_string(
+    "objective",
+    _M.objective,
+    "elbo: reconstruction averaged over --num_samples draws of z + beta * KL; iwae: the "
+    "importance-weighted bound over --num_samples draws (Burda et al. 2015; needs beta 1).",
+)
+flags.DEFINE_integer(
+    "num_samples",
+    _M.num_samples,
+    "Draws of z per example in the objective, in training and validation.",
+)
+flags.DEFINE_float(
+    "capacity_max",
+    _M.capacity_max,
+    "If > 0, replace beta * KL by capacity_gamma * |KL - C|, C rising to this many nats "
+    "over --capacity_epochs (Burgess et al. 2018); 0: off.",
+)
+flags.DEFINE_float("capacity_gamma", _M.capacity_gamma, "Weight of |KL - C| when capacity_max > 0.")
 # Data.
 flags.DEFINE_string(
     "dataset",
@@ -68,6 +86,16 @@ flags.DEFINE_integer(
     "image_every_epochs", _T.image_every_epochs, "Write TensorBoard images every this many epochs."
 )
 flags.DEFINE_integer("verbose", _T.verbose, "Keras progress output: 0 none, 1 bar, 2 one line.")
+flags.DEFINE_integer(
+    "kl_warmup_epochs",
+    _T.kl_warmup_epochs,
+    "KL warm-up: in epoch e (from 0) the KL weight is beta * min(1, e / N); 0: none.",
+)
+flags.DEFINE_integer(
+    "capacity_epochs",
+    _T.capacity_epochs,
+    "Epochs over which C rises linearly from 0 to --capacity_max: C = C_max * min(1, e / N).",
+)
 flags.DEFINE_string(
     "model_dir",
     None,
@@ -90,6 +118,10 @@ def config_from_flags() -> config_lib.Config:
             gaussian_variance=FLAGS.gaussian_variance,
             gaussian_sigma=FLAGS.gaussian_sigma,
             beta=FLAGS.beta,
+            objective=FLAGS.objective,
+            num_samples=FLAGS.num_samples,
+            capacity_max=FLAGS.capacity_max,
+            capacity_gamma=FLAGS.capacity_gamma,
         ),
         data=config_lib.DataConfig(
             dataset=FLAGS.dataset,
@@ -104,6 +136,8 @@ def config_from_flags() -> config_lib.Config:
             seed=FLAGS.seed,
             image_every_epochs=FLAGS.image_every_epochs,
             verbose=FLAGS.verbose,
+            kl_warmup_epochs=FLAGS.kl_warmup_epochs,
+            capacity_epochs=FLAGS.capacity_epochs,
         ),
         model_dir=model_dir_path,
     )

@@ -18,7 +18,7 @@ import keras_vae
 from keras_vae import callbacks as callbacks_lib
 from keras_vae import config as config_lib
 from keras_vae import data as data_lib
-from keras_vae import export, figures, inference, model_dir, pipeline
+from keras_vae import export, figures, inference, model_dir, pipeline, schedules
 from keras_vae.model import VAE
 
 NUM_FIGURE_EXAMPLES = 30
@@ -39,11 +39,15 @@ def build_model(config: config_lib.Config, image_shape: tuple[int, int]) -> VAE:
         beta=m.beta,
         binarize_training_inputs=config.data.binarize == "dynamic",
         seed=config.train.seed,
+        objective=m.objective,
+        num_samples=m.num_samples,
+        capacity_max=m.capacity_max,
+        capacity_gamma=m.capacity_gamma,
     )
 
 
 def evaluate_splits(model: VAE, splits: data_lib.DataSplits, batch_size: int) -> dict:
-    """ELBO, reconstruction, KL and loss per split, with z sampled as in training."""
+    """ELBO, reconstruction, KL, loss (and the IWAE bound) per split, z sampled as in training."""
     images = {
         "train": splits.training_images_for_evaluation(),
         "validation": splits.validation_images,
@@ -121,8 +125,15 @@ def train_and_evaluate(
     summary = callbacks_lib.EpochSummary(train.epochs)
     logs = os.path.join(path, model_dir.LOGS)
     fit_callbacks = [
+        # First, so every other callback's epoch sees that epoch's objective.
+        callbacks_lib.ObjectiveSchedule(train.kl_warmup_epochs, train.capacity_epochs),
         summary,
-        callbacks_lib.Checkpoints(os.path.join(path, model_dir.CHECKPOINTS)),
+        callbacks_lib.Checkpoints(
+            os.path.join(path, model_dir.CHECKPOINTS),
+            settled_epoch=schedules.first_settled_epoch(
+                train.kl_warmup_epochs, train.capacity_epochs
+            ),
+        ),
         keras.callbacks.TensorBoard(log_dir=logs, write_graph=False),
         callbacks_lib.ImageSummaries(
             os.path.join(logs, "images"),
@@ -144,7 +155,9 @@ def train_and_evaluate(
     )  # The dataset shuffles itself, seeded.
     train_seconds = time.perf_counter() - start
 
-    metrics = evaluate_splits(model, splits, max(train.batch_size, 1000))
+    # Each example is decoded num_samples times: keep evaluation batches near 1000 decodes.
+    eval_batch_size = max(train.batch_size, 1000 // config.model.num_samples)
+    metrics = evaluate_splits(model, splits, eval_batch_size)
     metrics["epochs"] = train.epochs
     metrics["train_seconds"] = train_seconds
     metrics["first_epoch_seconds"] = summary.epoch_seconds[0]

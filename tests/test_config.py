@@ -95,11 +95,40 @@ def test_resolve_does_not_mutate_its_argument():
         ({"train": {"seed": -1}}, "seed"),
         ({"train": {"image_every_epochs": 0}}, "image_every_epochs"),
         ({"train": {"verbose": 3}}, "verbose"),
+        ({"model": {"objective": "vimco"}}, "objective"),
+        ({"model": {"num_samples": 0}}, "num_samples"),
+        ({"model": {"num_samples": 2.0}}, "num_samples"),
+        ({"model": {"capacity_max": -1.0}}, "capacity_max"),
+        ({"model": {"capacity_max": float("nan")}}, "capacity_max"),
+        ({"model": {"capacity_gamma": -1.0}}, "capacity_gamma"),
+        ({"model": {"capacity_gamma": float("inf")}}, "capacity_gamma"),
+        ({"train": {"kl_warmup_epochs": -1}}, "kl_warmup_epochs"),
+        ({"train": {"capacity_epochs": -1}}, "capacity_epochs"),
+        ({"model": {"objective": "iwae", "beta": 2.0}}, "beta"),
+        ({"model": {"objective": "iwae", "capacity_max": 5.0}}, "capacity_max"),
+        ({"model": {"objective": "iwae"}, "train": {"kl_warmup_epochs": 3}}, "kl_warmup_epochs"),
+        ({"model": {"capacity_max": 5.0, "beta": 4.0}}, "beta"),
+        ({"model": {"capacity_max": 5.0}, "train": {"kl_warmup_epochs": 3}}, "kl_warmup_epochs"),
+        ({"train": {"capacity_epochs": 3}}, "capacity_epochs"),
     ],
 )
 def test_bad_value_raises_config_error_naming_the_field(sections, field):
     message = _config_error(config_lib.resolve, _with(**sections))
     assert field in message
+
+
+@pytest.mark.parametrize(
+    "sections",
+    [
+        {"model": {"objective": "iwae", "num_samples": 50}},
+        {"model": {"num_samples": 5, "beta": 4.0}, "train": {"kl_warmup_epochs": 10}},
+        {"model": {"capacity_max": 25.0, "capacity_gamma": 100.0}, "train": {"capacity_epochs": 5}},
+        {"model": {"capacity_max": 25.0, "num_samples": 3}},
+    ],
+)
+def test_objective_combinations_that_resolve(sections):
+    resolved = config_lib.resolve(_with(**sections))
+    assert resolved.model == dataclasses.replace(ModelConfig(), **sections["model"])
 
 
 def test_unknown_dataset_message_lists_the_choices():
@@ -169,9 +198,11 @@ def test_to_dict_from_dict_round_trip_through_json():
             "hidden_units": (300, 200, 100),
             "likelihood": "gaussian",
             "gaussian_variance": "learned",
+            "num_samples": 5,
+            "beta": 0.5,
         },
         data={"dataset": "fashion_mnist", "binarize": "none"},
-        train={"epochs": 3, "seed": 42},
+        train={"epochs": 3, "seed": 42, "kl_warmup_epochs": 4},
     )
     original = dataclasses.replace(original, model_dir="/tmp/run")
     d = json.loads(json.dumps(original.to_dict()))
@@ -180,6 +211,15 @@ def test_to_dict_from_dict_round_trip_through_json():
     assert restored == original
     assert isinstance(restored.model.hidden_units, tuple)
     assert restored.model.hidden_units == (300, 200, 100)
+
+
+def test_from_dict_of_a_config_written_before_the_objective_fields():
+    d = Config(model_dir="/tmp/run").to_dict()
+    for name in ("objective", "num_samples", "capacity_max", "capacity_gamma"):
+        del d["model"][name]
+    for name in ("kl_warmup_epochs", "capacity_epochs"):
+        del d["train"][name]
+    assert Config.from_dict(d) == Config(model_dir="/tmp/run")
 
 
 def test_from_dict_without_model_dir():

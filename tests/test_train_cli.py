@@ -113,6 +113,17 @@ def test_corrupt_data_is_reported_in_one_line(tmp_path, kind, fragment):
         (["--hidden_units=512,abc"], "hidden_units"),
         (["--epochs=0"], "epochs"),
         (["--binarize=sometimes"], "binarize"),
+        (["--num_samples=0"], "num_samples must be a positive integer"),
+        (["--objective=vimco"], "unknown objective 'vimco'"),
+        (["--kl_warmup_epochs=-1"], "kl_warmup_epochs"),
+        (["--capacity_max=-2"], "capacity_max"),
+        (["--capacity_gamma=-1"], "capacity_gamma"),
+        (["--capacity_epochs=-1"], "capacity_epochs"),
+        (["--capacity_epochs=5"], "capacity_epochs needs capacity_max > 0"),
+        (["--objective=iwae", "--beta=4"], "beta must be 1 with objective=iwae"),
+        (["--objective=iwae", "--kl_warmup_epochs=5"], "kl_warmup_epochs"),
+        (["--objective=iwae", "--capacity_max=25"], "capacity_max"),
+        (["--capacity_max=25", "--kl_warmup_epochs=5"], "kl_warmup_epochs"),
         (["--no_such_flag=1"], "no_such_flag"),
         (["stray_argument"], "unexpected arguments"),
     ],
@@ -121,6 +132,23 @@ def test_bad_flags_are_reported_in_one_line(tmp_path, flags, fragment):
     result = train(*flags, f"--model_dir={tmp_path / 'run'}")
     assert_one_line_error(result, fragment)
     assert not (tmp_path / "run").exists()
+
+
+def test_objective_flags_become_config_fields():
+    # Flag parsing and Config building only: no TensorFlow, no training, and no
+    # validation (resolve would reject this mix), so every flag can be checked at once.
+    script = (
+        "import json; from keras_vae import train; "
+        "train.FLAGS(['x', '--objective=iwae', '--num_samples=7', '--capacity_gamma=50', "
+        "'--capacity_epochs=3', '--kl_warmup_epochs=2', '--capacity_max=9']); "
+        "print(json.dumps(train.config_from_flags().to_dict()))"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    config = json.loads(result.stdout)
+    assert config["model"]["objective"] == "iwae" and config["model"]["num_samples"] == 7
+    assert config["model"]["capacity_max"] == 9 and config["model"]["capacity_gamma"] == 50
+    assert config["train"]["kl_warmup_epochs"] == 2 and config["train"]["capacity_epochs"] == 3
 
 
 def test_flagfile_is_read(tmp_path):

@@ -1,0 +1,130 @@
+"""KL warm-up and capacity schedules: the pure functions, the callback in a fit, checkpoints, logs."""
+
+import json
+import os
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from tensorboard.backend.event_processing import event_accumulator
+
+from conftest import _write_synthetic_folder, synthetic_digits, tiny_config
+from keras_vae import callbacks, schedules, training
+from keras_vae.model import VAE
+
+
+def _bits(n=64):
+    return (synthetic_digits(n, seed=0)[0] > 127).astype(np.float32)
+
+
+def test_kl_weight_ramps_from_zero_to_beta_over_the_warmup_epochs():
+    # beta_e = beta * min(1, e / N): epoch 0 trains without the KL, epoch N is the first at beta.
+    assert [schedules.kl_weight_at(e, 2.0, 4) for e in range(6)] == [0.0, 0.5, 1.0, 1.5, 2.0, 2.0]
+
+
+def test_no_warmup_is_beta_from_the_start():
+    assert [schedules.kl_weight_at(e, 0.7, 0) for e in range(3)] == [0.7, 0.7, 0.7]
+
+
+def test_capacity_ramps_from_zero_to_its_maximum():
+    assert [schedules.capacity_at(e, 25.0, 5) for e in range(7)] == [0, 5, 10, 15, 20, 25, 25]
+    assert schedules.capacity_at(0, 25.0, 0) == 25.0
+
+
+def test_first_settled_epoch():
+    assert schedules.first_settled_epoch() == 0
+    assert schedules.first_settled_epoch(0, 0) == 0
+    assert schedules.first_settled_epoch(4, 0) == 4
+    assert schedules.first_settled_epoch(3, 7) == 7
+
+
+def test_negative_epoch_is_an_error():
+    with pytest.raises(ValueError, match="epoch"):
+        schedules.kl_weight_at(-1, 1.0, 4)
+
+
+def test_warmup_in_a_fit_raises_beta_once_per_epoch():
+    keras.utils.set_random_seed(0)
+    model = VAE(latent_dims=2, hidden_units=(16,), beta=2.0, seed=0)
+    model.compile(optimizer=keras.optimizers.Adam(1e-2))
+    history = model.fit(
+        _bits(),
+        batch_size=32,
+        epochs=6,
+        verbose=0,
+        shuffle=False,
+        callbacks=[callbacks.ObjectiveSchedule(kl_warmup_epochs=4)],
+    ).history
+    assert history["beta"] == pytest.approx([0.0, 0.5, 1.0, 1.5, 2.0, 2.0])
+    # Each epoch's loss is weighted by that epoch's beta (means are linear in the terms).
+    expected = np.array(history["reconstruction"]) + np.array(history["beta"]) * history["kl"]
+    np.testing.assert_allclose(history["loss"], expected, rtol=1e-4)
+
+
+def test_capacity_in_a_fit_rises_once_per_epoch():
+    keras.utils.set_random_seed(0)
+    model = VAE(latent_dims=2, hidden_units=(16,), capacity_max=6.0, capacity_gamma=2.0, seed=0)
+    model.compile(optimizer=keras.optimizers.Adam(1e-2))
+    history = model.fit(
+        _bits(),
+        batch_size=64,
+        epochs=4,
+        verbose=0,
+        callbacks=[callbacks.ObjectiveSchedule(capacity_epochs=2)],
+    ).history
+    assert history["capacity"] == pytest.approx([0.0, 3.0, 6.0, 6.0])
+    assert "beta" not in history  # The capacity objective has no KL weight to report.
+
+
+class _RecordingCheckpoints(callbacks.Checkpoints):
+    def __init__(self, **kwargs):
+        super().__init__("unused", **kwargs)
+        self.saved = []
+
+    def _save(self, name):
+        self.saved.append(name)
+
+
+@pytest.mark.parametrize(
+    "settled_epoch, best_epochs", [(0, [0, 1, 4]), (2, [0, 1, 2, 4]), (3, [0, 1, 2, 3, 4])]
+)
+def test_best_checkpoint_ignores_losses_of_a_changing_objective(settled_epoch, best_epochs):
+    checkpoints = _RecordingCheckpoints(settled_epoch=settled_epoch)
+    saved_best = []
+    for epoch, val_loss in enumerate([5.0, 3.0, 4.0, 6.0, 2.0]):
+        checkpoints.saved.clear()
+        checkpoints.on_epoch_end(epoch, {"val_loss": val_loss})
+        if "best.keras" in checkpoints.saved:
+            saved_best.append(epoch)
+    assert saved_best == best_epochs
+
+
+def test_training_run_logs_the_schedule_and_records_it(tmp_path):
+    folder = _write_synthetic_folder(tmp_path / "idx")
+    path = tmp_path / "run"
+    config = tiny_config(
+        path,
+        f"idx:{folder}",
+        epochs=3,
+        num_samples=2,
+        capacity_max=6.0,
+        capacity_gamma=10.0,
+        capacity_epochs=2,
+    )
+    metrics = training.train_and_evaluate(config)
+    with open(path / "config.json") as f:
+        written = json.load(f)
+    assert written["model"]["capacity_max"] == 6.0 and written["model"]["num_samples"] == 2
+    assert written["train"]["capacity_epochs"] == 2
+    assert written["train"]["kl_warmup_epochs"] == 0
+    acc = event_accumulator.EventAccumulator(
+        os.path.join(path, "logs", "train"), size_guidance={"tensors": 0}
+    )
+    acc.Reload()
+    capacity = [float(tf.make_ndarray(e.tensor_proto)) for e in acc.Tensors("epoch_capacity")]
+    assert capacity == pytest.approx([0.0, 3.0, 6.0])
+    m = metrics["test"]
+    assert m["elbo"] == pytest.approx(-(m["reconstruction"] + m["kl"]), rel=1e-4)
+    loaded = keras.saving.load_model(os.path.join(path, "checkpoints", "latest.keras"))
+    assert loaded.num_samples == 2 and float(loaded.capacity) == 6.0
