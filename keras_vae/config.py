@@ -69,6 +69,8 @@ class TrainConfig:
     epochs: int = 30
     batch_size: int = 128
     learning_rate: float = 1e-3
+    # Adam's epsilon; Burda et al. 2015 use 1e-4 (Keras' default is 1e-7).
+    adam_epsilon: float = 1e-7
     seed: int = 0
     # TensorBoard image summaries are written every this many epochs (and after the last).
     image_every_epochs: int = 5
@@ -235,6 +237,10 @@ def validate_train(t: TrainConfig) -> None:
     _require(
         t.learning_rate > 0 and t.learning_rate != float("inf"),
         f"learning_rate must be a positive number, got {t.learning_rate!r}",
+    )
+    _require(
+        t.adam_epsilon > 0 and math.isfinite(t.adam_epsilon),
+        f"adam_epsilon must be a positive number, got {t.adam_epsilon!r}",
     )
     _require(_is_int(t.seed) and 0 <= t.seed < 2**31, f"seed must be in [0, 2**31), got {t.seed!r}")
     _require(

@@ -81,6 +81,7 @@ flags.DEFINE_float(
 flags.DEFINE_integer("epochs", _T.epochs, "Training epochs.")
 flags.DEFINE_integer("batch_size", _T.batch_size, "Examples per training step.")
 flags.DEFINE_float("learning_rate", _T.learning_rate, "Adam learning rate.")
+flags.DEFINE_float("adam_epsilon", _T.adam_epsilon, "Adam epsilon (Burda et al. 2015: 1e-4).")
 flags.DEFINE_integer("seed", _T.seed, "Seeds initialisation, shuffling, sampling and binarization.")
 flags.DEFINE_integer(
     "image_every_epochs", _T.image_every_epochs, "Write TensorBoard images every this many epochs."
@@ -133,6 +134,7 @@ def config_from_flags() -> config_lib.Config:
             epochs=FLAGS.epochs,
             batch_size=FLAGS.batch_size,
             learning_rate=FLAGS.learning_rate,
+            adam_epsilon=FLAGS.adam_epsilon,
             seed=FLAGS.seed,
             image_every_epochs=FLAGS.image_every_epochs,
             verbose=FLAGS.verbose,

@@ -121,7 +121,11 @@ def train_and_evaluate(
     train = config.train
     keras.utils.set_random_seed(train.seed)
     model = build_model(config, splits.image_shape)
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=train.learning_rate))
+    model.compile(
+        optimizer=keras.optimizers.Adam(
+            learning_rate=train.learning_rate, epsilon=train.adam_epsilon
+        )
+    )
     summary = callbacks_lib.EpochSummary(train.epochs)
     logs = os.path.join(path, model_dir.LOGS)
     fit_callbacks = [

@@ -1,0 +1,34 @@
+"""Each experiment script runs end to end in --quick mode and writes its table."""
+
+import json
+import os
+import subprocess
+import sys
+
+from conftest import REPO, _write_synthetic_folder
+
+
+def test_iwae_protocol_quick(tmp_path):
+    folder = _write_synthetic_folder(tmp_path / "idx", train=120, test=40)
+    out = tmp_path / "out"
+    result = subprocess.run(
+        [
+            sys.executable,
+            os.path.join(REPO, "experiments", "iwae_protocol.py"),
+            "--quick",
+            f"--dataset=idx:{folder}",
+            "--variants=vae_k1,iwae_k5",
+            "--epochs=1",
+            f"--out={out}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    rows = json.loads((out / "rows.json").read_text())["rows"]
+    assert [r["variant"] for r in rows] == ["vae_k1", "iwae_k5"]
+    for r in rows:
+        assert r["test_elbo"] <= -r["test_nll"] + 1e-6  # the ELBO never beats the IW bound
+        assert r["eval_k"] == 10 and r["eval_images"] == 40
+    assert "| vae_k1 | elbo | 1 |" in (out / "table.md").read_text()
