@@ -6,7 +6,7 @@ import warnings
 
 from absl import flags, logging
 
-from keras_vae.errors import KerasVAEError
+from keras_vae.errors import KerasVAEError, first_line
 
 
 def quiet_start(program: str) -> None:
@@ -30,7 +30,7 @@ def flags_parser(program: str):
         try:
             remaining = flags.FLAGS(argv)
         except flags.Error as e:
-            sys.exit(fail(program, str(e).splitlines()[0], 2))
+            sys.exit(fail(program, first_line(e), 2))
         if len(remaining) > 1:
             sys.exit(fail(program, f"unexpected arguments {remaining[1:]}", 2))
         return remaining

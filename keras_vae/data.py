@@ -18,7 +18,7 @@ import numpy as np
 
 from keras_vae import config as config_lib
 from keras_vae import idx
-from keras_vae.errors import DataError
+from keras_vae.errors import DataError, first_line
 
 BUNDLED_MNIST_DIR = os.path.join(os.path.dirname(__file__), "bundled_data", "mnist_sample")
 # Validation and test images of binary-likelihood runs are binarized once with this
@@ -108,8 +108,7 @@ def _load_tfds(
         try:
             builder.download_and_prepare()
         except Exception as e:  # tfds raises many kinds; a broken download is one problem.
-            first_line = str(e).splitlines()[0] if str(e) else type(e).__name__
-            raise DataError(f"downloading tfds data set {name} failed: {first_line}") from e
+            raise DataError(f"downloading tfds data set {name} failed: {first_line(e)}") from e
     arrays = {}
     for split in ("train", "test"):
         images, labels = tfds.as_numpy(

@@ -1,6 +1,16 @@
 """Exceptions whose message is the one line a command prints before exiting non-zero."""
 
 
+def first_line(error: BaseException) -> str:
+    """The first non-empty line of an error's message, or its type name if it has none.
+
+    Errors from TensorFlow and tfds often carry pages of context; a one-line message
+    quotes just their first line.
+    """
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
 class KerasVAEError(Exception):
     """Base class: a problem the user can fix, described in one line."""
 

@@ -20,7 +20,7 @@ from keras_vae import config as config_lib
 from keras_vae import data as data_lib
 from keras_vae import importance
 from keras_vae import model_dir as model_dir_lib
-from keras_vae.errors import DataError, ModelDirError
+from keras_vae.errors import DataError, ModelDirError, first_line
 from keras_vae.eval_config import EvalConfig
 
 # Rows (image x sample pairs) per decoder call: big enough for matmuls near peak
@@ -195,8 +195,7 @@ def load_scorer(saved_model_path):
     try:
         loaded = tf.saved_model.load(saved_model_path)
     except (OSError, ValueError, tf.errors.OpError) as e:
-        first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise ModelDirError(f"cannot load SavedModel {saved_model_path}: {first_line}") from None
+        raise ModelDirError(f"cannot load SavedModel {saved_model_path}: {first_line(e)}") from None
     missing = {"encode", "log_weights"} - set(loaded.signatures)
     if missing:
         raise ModelDirError(

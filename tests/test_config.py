@@ -233,3 +233,10 @@ def test_load_reads_a_config_json(tmp_path):
     path = tmp_path / "config.json"
     path.write_text(json.dumps(original.to_dict()))
     assert config_lib.load(str(path)) == original
+
+
+def test_first_line_of_an_error():
+    from keras_vae.errors import first_line
+
+    assert first_line(ValueError("\n  bad thing\nmore context\n")) == "bad thing"
+    assert first_line(ValueError("")) == "ValueError"
