@@ -43,11 +43,6 @@ def standard_normal_log_density(z):
     return -0.5 * ops.sum(LOG_2PI + ops.square(z), axis=-1)
 
 
-def diagonal_normal_log_density(z, mean, log_variance):
-    """log N(z; mean, diag(exp(log_variance))), summed over the last axis."""
-    return gaussian_log_likelihood(z, mean, log_variance)
-
-
 def importance_weighted_bound(log_weights, axis=0):
     """log (1/k) sum_i exp(log_weights_i) over `axis` (Burda et al. 2015, eq. 8).
 

@@ -40,7 +40,7 @@ def _write_synthetic_folder(folder, train=200, test=60):
         images, labels = synthetic_digits(n, seed)
         write_idx(folder / f"{split}-images-idx3-ubyte.gz", images)
         write_idx(folder / f"{split}-labels-idx1-ubyte.gz", labels)
-    return str(folder)
+    return folder
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from conftest import SHARED_DATA, synthetic_digits, write_idx
+from conftest import SHARED_DATA, _write_synthetic_folder, synthetic_digits, write_idx
 
 PROGRAM = "keras_vae.train"
 FAST = ["--hidden_units=16", "--batch_size=100", "--verbose=0"]
@@ -59,12 +59,8 @@ def test_default_command_offline_falls_back_to_the_bundled_sample(tmp_path):
 
 
 def _corrupt_folder(tmp_path, kind):
-    folder = tmp_path / kind
-    folder.mkdir()
-    images, labels = synthetic_digits(40, 0)
-    for split in ("train", "t10k"):
-        write_idx(folder / f"{split}-images-idx3-ubyte.gz", images)
-        write_idx(folder / f"{split}-labels-idx1-ubyte.gz", labels)
+    folder = _write_synthetic_folder(tmp_path / kind, train=40, test=40)
+    _, labels = synthetic_digits(40, 0)  # the training labels just written
     target = folder / "train-images-idx3-ubyte.gz"
     if kind == "bad_magic":
         write_idx(target, labels)  # a labels file where images belong
