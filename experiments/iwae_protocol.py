@@ -11,7 +11,6 @@ log p(x) on the test set (binarized once with a fixed seed). Writes `table.md` a
 digits (VAE 86.76, IWAE k=50 84.78 nats NLL); --epochs sets the budget here.
 """
 
-import dataclasses
 import json
 import os
 import sys
@@ -64,8 +63,10 @@ def variant_config(name: str, runs_dir: str) -> config_lib.Config:
 
 def markdown_table(rows: list[dict]) -> str:
     lines = [
-        "| variant | objective | k (train) | epochs | test ELBO | test NLL | k (NLL) | images "
-        "| active units | train time | eval time |",
+        (
+            "| variant | objective | k (train) | epochs | test ELBO | test NLL | k (NLL) | images "
+            "| active units | train time | eval time |"
+        ),
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:

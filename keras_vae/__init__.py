@@ -26,7 +26,7 @@ _EXPORTS = {
     "KerasVAEError": "keras_vae.errors",
 }
 
-__all__ = sorted(_EXPORTS) + ["__version__"]
+__all__ = [*sorted(_EXPORTS), "__version__"]
 
 
 def __getattr__(name):

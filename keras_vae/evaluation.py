@@ -8,6 +8,7 @@ through the decoder in large chunks (so the CPU runs near its matmul rate) and
 reduced with a running logsumexp, so memory does not grow with k.
 """
 
+import concurrent.futures
 import dataclasses
 import math
 import os
@@ -24,8 +25,13 @@ from keras_vae.errors import DataError, ModelDirError, first_line
 from keras_vae.eval_config import EvalConfig
 
 # Rows (image x sample pairs) per decoder call: big enough for matmuls near peak
-# speed, small enough that the [rows, pixels] logits stay around 50 MB.
-DEFAULT_ROWS_PER_CALL = 16384
+# speed and a small per-call overhead, small enough that the [rows, pixels] decoder
+# output (16 MB here) stays near the caches. experiments/benchmark.py --part=eval
+# measured 2,500-10,000 within noise of each other on a 2-core machine.
+DEFAULT_ROWS_PER_CALL = 5000
+# Decoder calls in flight at once: experiments/benchmark.py --part=eval measured two
+# about 13% faster than one on a 2-core machine.
+DEFAULT_WORKERS = 2
 ACTIVE_UNIT_THRESHOLD = 0.01  # Burda et al. 2015, section 5.2.
 
 
@@ -39,8 +45,7 @@ class KerasScorer:
         self._log_weights = tf.function(
             lambda images, num_samples, seed: importance.log_weights(
                 model, images, num_samples, seed
-            ),
-            jit_compile=True,
+            )
         )
 
     def encode(self, images):
@@ -118,7 +123,13 @@ def active_units(mean):
 
 
 def per_example_bounds(
-    scorer, images, num_samples, seed, rows_per_call=DEFAULT_ROWS_PER_CALL, progress=None
+    scorer,
+    images,
+    num_samples,
+    seed,
+    rows_per_call=DEFAULT_ROWS_PER_CALL,
+    progress=None,
+    workers=DEFAULT_WORKERS,
 ):
     """Per-image importance-weighted bound and mean log p(x|z) over `num_samples` draws.
 
@@ -126,21 +137,24 @@ def per_example_bounds(
         scorer: a KerasScorer or SavedModelScorer.
         images: float32 [N, H, W] in [0, 1].
         num_samples: k, samples of z per image.
-        seed: the draws are a function of (seed, batch, chunk): reruns give the same numbers.
+        seed: the draws are a function of (seed, batch, chunk), whatever `workers` is:
+            reruns give the same numbers.
         progress: called as progress(images_done, total) after each batch of images.
+        workers: batches scored at once, from as many threads.
 
     Returns:
         (iw_bound [N], mean_log_likelihood [N]) in nats, float64.
     """
-    samples_per_call = min(num_samples, rows_per_call)
+    # Equal chunks (5000 = 2 x 2500, not 4096 + 904), so at most two shapes get traced.
+    chunks = math.ceil(num_samples / rows_per_call)
+    samples_per_call = math.ceil(num_samples / chunks)
     images_per_call = max(1, rows_per_call // samples_per_call)
-    chunks = math.ceil(num_samples / samples_per_call)
-    bounds, log_likelihoods = [], []
-    for call, start in enumerate(range(0, len(images), images_per_call)):
-        batch = images[start : start + images_per_call]
+
+    def score_batch(call):
+        batch = images[call * images_per_call : (call + 1) * images_per_call]
         real = len(batch)
         if real < images_per_call:
-            # Pad to the usual shape so XLA does not compile the graph again.
+            # Pad to the usual shape so the graph is not traced and compiled again.
             pad = np.zeros((images_per_call - real, *batch.shape[1:]), batch.dtype)
             batch = np.concatenate([batch, pad])
         running = _RunningLogMeanExp.zeros(len(batch))
@@ -150,10 +164,18 @@ def per_example_bounds(
             log_w, log_likelihood = scorer.log_weights(batch, size, [seed, call * chunks + chunk])
             running.add(log_w)
             log_likelihood_sum += log_likelihood.sum(axis=0, dtype=np.float64)
-        bounds.append(running.result()[:real])
-        log_likelihoods.append(log_likelihood_sum[:real] / num_samples)
-        if progress is not None:
-            progress(start + real, len(images))
+        return running.result()[:real], log_likelihood_sum[:real] / num_samples
+
+    bounds, log_likelihoods = [], []
+    calls = range(math.ceil(len(images) / images_per_call))
+    # Two batches in flight keep both cores busy through each call's small, serial ops
+    # (tanh layers, sampling, the log-sum-exp); TensorFlow releases the GIL.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
+        for call, (bound, log_likelihood) in zip(calls, pool.map(score_batch, calls)):
+            bounds.append(bound)
+            log_likelihoods.append(log_likelihood)
+            if progress is not None:
+                progress(min((call + 1) * images_per_call, len(images)), len(images))
     return np.concatenate(bounds), np.concatenate(log_likelihoods)
 
 

@@ -50,10 +50,8 @@ def export_saved_model(model, path: str) -> None:
         mean, _ = model.encode(checked_images(images))
         return {"images": model.decode_images(mean)}
 
-    # XLA-compiled: the evaluate command pushes millions of samples through it, and
-    # fusing the decoder's output with the log-likelihood saves a pass over memory.
+    # Not XLA-compiled as a whole: see keras_vae/importance.py for why this is faster.
     @tf.function(
-        jit_compile=True,
         input_signature=[
             images_spec,
             tf.TensorSpec([], tf.int32, name="num_samples"),

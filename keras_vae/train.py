@@ -10,9 +10,8 @@ import os
 
 from absl import app, flags
 
-from keras_vae import cli
+from keras_vae import cli, data, model_dir
 from keras_vae import config as config_lib
-from keras_vae import data, model_dir
 
 PROGRAM = "keras_vae.train"
 _defaults = config_lib.Config()

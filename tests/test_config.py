@@ -6,7 +6,7 @@ import json
 import pytest
 
 from keras_vae import config as config_lib
-from keras_vae.config import Config, DataConfig, ModelConfig, TrainConfig
+from keras_vae.config import Config, ModelConfig, TrainConfig
 from keras_vae.errors import ConfigError
 
 

@@ -5,10 +5,9 @@ import os
 import subprocess
 import sys
 
-import numpy as np
 import keras
+import numpy as np
 import pytest
-import tensorflow as tf
 from keras import ops
 
 from keras_vae import evaluation, importance

@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-
 REJECTED = (TypeError, ValueError, tf.errors.InvalidArgumentError)
 
 # Runs in a fresh interpreter that never imports keras_vae (nor Keras' saving code).

@@ -3,9 +3,8 @@
 import keras
 import numpy as np
 import pytest
-from keras import ops
-
 from conftest import synthetic_digits
+from keras import ops
 
 from keras_vae.model import VAE, Sampling
 

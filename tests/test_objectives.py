@@ -7,9 +7,8 @@ checked against the log weights of `keras_vae.importance` and numpy.
 import keras
 import numpy as np
 import pytest
-from keras import ops
-
 from conftest import synthetic_digits
+from keras import ops
 
 from keras_vae import importance
 from keras_vae.model import VAE

@@ -7,9 +7,9 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import _write_synthetic_folder, synthetic_digits, tiny_config
 from tensorboard.backend.event_processing import event_accumulator
 
-from conftest import _write_synthetic_folder, synthetic_digits, tiny_config
 from keras_vae import callbacks, schedules, training
 from keras_vae.model import VAE
 

@@ -6,7 +6,6 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import SHARED_DATA, _write_synthetic_folder, synthetic_digits, write_idx
 
 PROGRAM = "keras_vae.train"

@@ -5,10 +5,9 @@ import os
 
 import numpy as np
 import pytest
-import tensorflow as tf
+from conftest import tiny_config
 from tensorboard.backend.event_processing import event_accumulator
 
-from conftest import tiny_config
 from keras_vae import model_dir, training
 from keras_vae.errors import ModelDirError
 

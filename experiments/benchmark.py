@@ -1,0 +1,205 @@
+"""Speed of keras_vae against the machine's matmul roofline, measured in one run.
+
+    python experiments/benchmark.py --part=eval --eval_k=5000 --eval_images=300 \
+        --out=results/benchmark_eval.json
+
+Evaluation (--part=eval): the importance-weighted NLL of the IWAE protocol's
+784-200-200-50 model (random weights: the time does not depend on them) with k samples
+per image, through the evaluate command's own code path (`evaluation.per_example_bounds`
+on the SavedModel that training exports). It times --eval_images images and projects
+the time for --eval_total_images (10,000, the test set), next to the roofline: the
+decoder's matmul FLOPs at the GFLOP/s that a matmul probe of the decoder's largest
+layer reaches in the same process. `--eval_paths=graph,xla` also times the whole
+signature under XLA (the obvious choice, slower on CPU) for the ratio.
+
+Timings on a shared 2-core machine move by up to +-40% from minute to minute, so each
+figure is the median of --repeats rounds, and variants alternate within each round.
+"""
+
+import itertools
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+
+from absl import app, flags
+
+flags.DEFINE_enum("part", "eval", ["eval"], "What to measure.")
+flags.DEFINE_integer("eval_k", 5000, "Importance samples per image.")
+flags.DEFINE_integer("eval_images", 300, "Images timed per round.")
+flags.DEFINE_integer("eval_total_images", 10000, "Images the projected time is for.")
+flags.DEFINE_list("eval_rows_per_call", ["4096"], "Decoder rows per call to compare.")
+flags.DEFINE_list("eval_paths", ["graph"], "graph (the evaluate command's) and/or xla.")
+flags.DEFINE_list("eval_workers", ["2"], "Batches in flight at once, to compare.")
+flags.DEFINE_integer("repeats", 3, "Rounds; each figure is the median over them.")
+flags.DEFINE_string("out", None, "Write the results as JSON here too.")
+
+FLAGS = flags.FLAGS
+
+# The IWAE protocol's decoder (Burda et al. 2015): latent 50 -> 200 -> 200 -> 784.
+LATENT, HIDDEN, PIXELS = 50, (200, 200), 784
+
+
+def decoder_flops_per_sample():
+    sizes = [LATENT, *HIDDEN, PIXELS]
+    return 2 * sum(a * b for a, b in itertools.pairwise(sizes))
+
+
+def matmul_probe(tf, rows=4096, repeats=20):
+    """GFLOP/s of the decoder's largest matmul, [rows, 200] x [200, 784], in a tf.function."""
+    x = tf.random.normal([rows, HIDDEN[-1]])
+    w = tf.random.normal([HIDDEN[-1], PIXELS])
+    product = tf.function(lambda: tf.reduce_sum(tf.matmul(x, w)))
+    product().numpy()
+    start = time.perf_counter()
+    for _ in range(repeats):
+        product().numpy()
+    seconds = (time.perf_counter() - start) / repeats
+    return 2 * rows * HIDDEN[-1] * PIXELS / seconds / 1e9
+
+
+def eval_scorers(tf, model, paths):
+    """{path name: scorer} for the evaluate command's path and the all-XLA alternative."""
+    from keras_vae import evaluation, export, importance
+
+    scorers = {}
+    if "graph" in paths:
+        directory = tempfile.mkdtemp(prefix="keras_vae_benchmark_")
+        export.export_saved_model(model, os.path.join(directory, "saved_model"))
+        scorers["graph"] = evaluation.load_scorer(os.path.join(directory, "saved_model"))
+    if "xla" in paths:
+        scorer = evaluation.KerasScorer(model)
+        scorer._log_weights = tf.function(
+            lambda images, num_samples, seed: importance.log_weights(
+                model, images, num_samples, seed
+            ),
+            jit_compile=True,
+        )
+        scorers["xla"] = scorer
+    return scorers
+
+
+def benchmark_eval():
+    import numpy as np
+    import tensorflow as tf
+
+    from keras_vae import evaluation
+    from keras_vae.model import VAE
+
+    model = VAE(
+        image_shape=(28, 28),
+        latent_dims=LATENT,
+        hidden_units=HIDDEN,
+        activation="tanh",
+        likelihood="bernoulli",
+    )
+    model(np.zeros((1, 28, 28), np.float32))
+    images = (np.random.default_rng(0).random((FLAGS.eval_images, 28, 28)) < 0.13).astype(
+        np.float32
+    )
+    scorers = eval_scorers(tf, model, FLAGS.eval_paths)
+    variants = [
+        (p, int(r), int(w))
+        for p in scorers
+        for r in FLAGS.eval_rows_per_call
+        for w in FLAGS.eval_workers
+    ]
+    for path, rows, workers in variants:  # Warm-up: tracing and compilation are not timed.
+        evaluation.per_example_bounds(
+            scorers[path], images[:4], FLAGS.eval_k, 0, rows, workers=workers
+        )
+    seconds = {v: [] for v in variants}
+    probes = []
+    for _ in range(FLAGS.repeats):
+        probes.append(matmul_probe(tf))
+        for path, rows, workers in variants:
+            start = time.perf_counter()
+            evaluation.per_example_bounds(
+                scorers[path], images, FLAGS.eval_k, 0, rows, workers=workers
+            )
+            seconds[(path, rows, workers)].append(time.perf_counter() - start)
+    gflops = statistics.median(probes)
+    total_flop = decoder_flops_per_sample() * FLAGS.eval_k * FLAGS.eval_total_images
+    roofline_s = total_flop / (gflops * 1e9)
+    rows_out = []
+    for (path, rows, workers), times in seconds.items():
+        projected = statistics.median(times) / FLAGS.eval_images * FLAGS.eval_total_images
+        rows_out.append(
+            {
+                "path": path,
+                "rows_per_call": rows,
+                "workers": workers,
+                "projected_seconds": projected,
+                "roofline_fraction": roofline_s / projected,
+                "achieved_gflops": total_flop / projected / 1e9,
+            }
+        )
+    return {
+        "part": "eval",
+        "model": f"{PIXELS}-{'-'.join(map(str, HIDDEN))}-{LATENT}",
+        "k": FLAGS.eval_k,
+        "timed_images": FLAGS.eval_images,
+        "projected_images": FLAGS.eval_total_images,
+        "repeats": FLAGS.repeats,
+        "matmul_probe_gflops": gflops,
+        "matmul_probes_gflops": probes,
+        "roofline_seconds": roofline_s,
+        "rows": rows_out,
+    }
+
+
+def machine():
+    cpu = platform.processor()
+    try:
+        with open("/proc/cpuinfo") as f:
+            lines = f.read().splitlines()
+        cpu = next(l.split(":", 1)[1].strip() for l in lines if l.startswith("model name"))
+        flags_line = next(l for l in lines if l.startswith("flags"))
+        vector = "avx512f" if " avx512f" in flags_line else "avx2" if " avx2" in flags_line else ""
+        cpu = f"{cpu} ({vector})" if vector else cpu
+    except (OSError, StopIteration):
+        pass
+    import tensorflow as tf
+
+    return {"cpu": cpu, "cores": os.cpu_count(), "tensorflow": tf.__version__}
+
+
+def print_eval(result):
+    print(
+        f"evaluation: k={result['k']}, {result['model']}, projected to "
+        f"{result['projected_images']} images from {result['timed_images']} "
+        f"(median of {result['repeats']})"
+    )
+    print(
+        f"matmul probe {result['matmul_probe_gflops']:.0f} GFLOP/s -> roofline "
+        f"{result['roofline_seconds']:.0f} s"
+    )
+    print("| path | rows per call | workers | time | GFLOP/s | roofline fraction |")
+    print("|---|---|---|---|---|---|")
+    for r in result["rows"]:
+        print(
+            f"| {r['path']} | {r['rows_per_call']} | {r['workers']} | "
+            f"{r['projected_seconds']:.0f} s | "
+            f"{r['achieved_gflops']:.0f} | {r['roofline_fraction']:.0%} |"
+        )
+
+
+def main(argv):
+    del argv
+    from keras_vae import cli
+
+    cli.quiet_start("benchmark")
+    result = {"machine": machine(), "command": " ".join(sys.argv)}
+    result["eval"] = benchmark_eval()
+    print(f"machine: {result['machine']}")
+    print_eval(result["eval"])
+    if FLAGS.out:
+        with open(FLAGS.out, "w") as f:
+            json.dump(result, f, indent=2)
+
+
+if __name__ == "__main__":
+    app.run(main)
