@@ -119,6 +119,30 @@ def test_chunking_changes_nothing_but_the_draws():
     assert np.mean(big) == pytest.approx(np.mean(small), abs=0.02)
 
 
+def test_threads_change_nothing():
+    # The draws depend on the batch, not on which thread scored it.
+    model = _tiny_model()
+    images = _binary_images(7)
+    scorer = evaluation.KerasScorer(model)
+    kwargs = dict(num_samples=300, seed=2, rows_per_call=600)  # 2 images per call, 4 calls.
+    one = evaluation.per_example_bounds(scorer, images, workers=1, **kwargs)
+    two = evaluation.per_example_bounds(scorer, images, workers=2, **kwargs)
+    np.testing.assert_array_equal(one[0], two[0])
+    np.testing.assert_array_equal(one[1], two[1])
+
+
+def test_fused_likelihood_matches_the_plain_graph():
+    model = _tiny_model()
+    images = ops.convert_to_tensor(_binary_images(3))
+    noise = ops.convert_to_tensor(
+        np.random.default_rng(2).standard_normal((5, 3, 2)).astype(np.float32)
+    )
+    plain = importance.log_weights_from_noise(model, images, noise)
+    fused = importance.log_weights_from_noise(model, images, noise, fused_likelihood=True)
+    for key in ("log_weights", "log_likelihood"):
+        np.testing.assert_allclose(fused[key], plain[key], rtol=1e-5, atol=1e-4)
+
+
 def test_running_log_mean_exp_matches_numpy():
     rng = np.random.default_rng(0)
     chunks = [rng.normal(-300, 50, size=(n, 3)) for n in (7, 1, 12)]

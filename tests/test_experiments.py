@@ -32,3 +32,35 @@ def test_iwae_protocol_quick(tmp_path):
         assert r["test_elbo"] <= -r["test_nll"] + 1e-6  # the ELBO never beats the IW bound
         assert r["eval_k"] == 10 and r["eval_images"] == 40
     assert "| vae_k1 | elbo | 1 |" in (out / "table.md").read_text()
+
+
+def test_benchmark_eval_tiny(tmp_path):
+    out = tmp_path / "bench.json"
+    result = subprocess.run(
+        [
+            sys.executable,
+            os.path.join(REPO, "experiments", "benchmark.py"),
+            "--part=eval",
+            "--eval_k=10",
+            "--eval_images=3",
+            "--eval_total_images=30",
+            "--eval_paths=graph,xla",
+            "--eval_workers=1,2",
+            "--repeats=1",
+            f"--out={out}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads(out.read_text())["eval"]
+    assert [(r["path"], r["workers"]) for r in report["rows"]] == [
+        ("graph", 1),
+        ("graph", 2),
+        ("xla", 1),
+        ("xla", 2),
+    ]
+    assert report["matmul_probe_gflops"] > 0 and report["roofline_seconds"] > 0
+    assert all(r["projected_seconds"] > 0 for r in report["rows"])
+    assert "| graph | 5000 | 2 |" in result.stdout  # the default rows per call
