@@ -63,15 +63,15 @@ def matmul_probe(tf, rows=4096, repeats=20):
 
 def eval_scorers(tf, model, paths):
     """{path name: scorer} for the evaluate command's path and the all-XLA alternative."""
-    from keras_vae import evaluation, export, importance
+    from keras_vae import export, handles, importance
 
     scorers = {}
     if "graph" in paths:
         directory = tempfile.mkdtemp(prefix="keras_vae_benchmark_")
         export.export_saved_model(model, os.path.join(directory, "saved_model"))
-        scorers["graph"] = evaluation.load_scorer(os.path.join(directory, "saved_model"))
+        scorers["graph"] = handles.load_saved_model(os.path.join(directory, "saved_model"))
     if "xla" in paths:
-        scorer = evaluation.KerasScorer(model)
+        scorer = handles.KerasHandle(model)
         scorer._log_weights = tf.function(
             lambda images, num_samples, seed: importance.log_weights(
                 model, images, num_samples, seed

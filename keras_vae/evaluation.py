@@ -15,13 +15,12 @@ import os
 import time
 
 import numpy as np
-import tensorflow as tf
 
 from keras_vae import config as config_lib
 from keras_vae import data as data_lib
-from keras_vae import importance
+from keras_vae import handles
 from keras_vae import model_dir as model_dir_lib
-from keras_vae.errors import DataError, ModelDirError, first_line
+from keras_vae.errors import DataError
 from keras_vae.eval_config import EvalConfig
 
 # Rows (image x sample pairs) per decoder call: big enough for matmuls near peak
@@ -33,52 +32,6 @@ DEFAULT_ROWS_PER_CALL = 5000
 # about 13% faster than one on a 2-core machine.
 DEFAULT_WORKERS = 2
 ACTIVE_UNIT_THRESHOLD = 0.01  # Burda et al. 2015, section 5.2.
-
-
-class KerasScorer:
-    """Scores with an in-memory keras_vae VAE."""
-
-    def __init__(self, model):
-        self.model = model
-        self.latent_dims = model.latent_dims
-        self.image_shape = tuple(model.image_shape)
-        self._log_weights = tf.function(
-            lambda images, num_samples, seed: importance.log_weights(
-                model, images, num_samples, seed
-            )
-        )
-
-    def encode(self, images):
-        mean, log_variance = self.model.encode(images)
-        return mean.numpy(), log_variance.numpy()
-
-    def log_weights(self, images, num_samples, seed):
-        out = self._log_weights(
-            tf.constant(images), tf.constant(num_samples, tf.int32), tf.constant(seed, tf.int64)
-        )
-        return out["log_weights"].numpy(), out["log_likelihood"].numpy()
-
-
-class SavedModelScorer:
-    """Scores with a keras_vae SavedModel, through its `encode` and `log_weights` signatures."""
-
-    def __init__(self, loaded):
-        self._encode = loaded.signatures["encode"]
-        self._log_weights = loaded.signatures["log_weights"]
-        self.latent_dims = int(self._encode.structured_outputs["mean"].shape[-1])
-        self.image_shape = tuple(self._encode.structured_input_signature[1]["images"].shape[1:])
-
-    def encode(self, images):
-        out = self._encode(images=tf.constant(images))
-        return out["mean"].numpy(), out["log_variance"].numpy()
-
-    def log_weights(self, images, num_samples, seed):
-        out = self._log_weights(
-            images=tf.constant(images),
-            num_samples=tf.constant(num_samples, tf.int32),
-            seed=tf.constant(seed, tf.int64),
-        )
-        return out["log_weights"].numpy(), out["log_likelihood"].numpy()
 
 
 @dataclasses.dataclass
@@ -134,7 +87,7 @@ def per_example_bounds(
     """Per-image importance-weighted bound and mean log p(x|z) over `num_samples` draws.
 
     Args:
-        scorer: a KerasScorer or SavedModelScorer.
+        scorer: a `handles` view of the model (anything with `log_weights`).
         images: float32 [N, H, W] in [0, 1].
         num_samples: k, samples of z per image.
         seed: the draws are a function of (seed, batch, chunk), whatever `workers` is:
@@ -212,21 +165,6 @@ def evaluate_images(
     }
 
 
-def load_scorer(saved_model_path):
-    """A SavedModelScorer, or ModelDirError if the SavedModel lacks keras_vae's signatures."""
-    try:
-        loaded = tf.saved_model.load(saved_model_path)
-    except (OSError, ValueError, tf.errors.OpError) as e:
-        raise ModelDirError(f"cannot load SavedModel {saved_model_path}: {first_line(e)}") from None
-    missing = {"encode", "log_weights"} - set(loaded.signatures)
-    if missing:
-        raise ModelDirError(
-            f"SavedModel {saved_model_path} was not written by keras_vae "
-            f"(no {', '.join(sorted(missing))} signature)"
-        )
-    return SavedModelScorer(loaded)
-
-
 def load_images(c: EvalConfig):
     """The images of the requested split, float32 in [0, 1], and their data source record."""
     if c.model_dir is not None:
@@ -250,7 +188,7 @@ def load_images(c: EvalConfig):
 def evaluate_run(c: EvalConfig, print_fn=print) -> dict:
     """Evaluates a run or SavedModel per `c` (already resolved); writes and returns the report."""
     images, source = load_images(c)
-    scorer = load_scorer(c.saved_model)
+    scorer = handles.load_saved_model(c.saved_model)
     if tuple(images.shape[1:]) != scorer.image_shape:
         raise DataError(
             f"the data's images are {images.shape[1:]} but the model takes {scorer.image_shape}"

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from keras import ops
 
-from keras_vae import evaluation, importance
+from keras_vae import evaluation, handles, importance
 from keras_vae.model import VAE
 
 
@@ -76,7 +76,7 @@ def test_importance_weighted_estimate_approaches_the_exact_likelihood_from_below
     model = _broad_proposal(_tiny_model())
     images = _binary_images(4)
     exact = np.array([_exact_log_marginal(model, x.ravel()) for x in images])
-    scorer = evaluation.KerasScorer(model)
+    scorer = handles.KerasHandle(model)
     # With these weights the estimate's standard deviation is about 0.007 nats at k = 50000.
     bounds, _ = evaluation.per_example_bounds(scorer, images, num_samples=50000, seed=0)
     np.testing.assert_allclose(bounds, exact, atol=0.03)
@@ -91,7 +91,7 @@ def test_importance_weighted_estimate_approaches_the_exact_likelihood_from_below
 def test_one_sample_equals_the_elbo_in_expectation():
     model = _tiny_model()
     images = np.repeat(_binary_images(2), 500, axis=0)  # 500 independent draws per image
-    scorer = evaluation.KerasScorer(model)
+    scorer = handles.KerasHandle(model)
     single, _ = evaluation.per_example_bounds(scorer, images, num_samples=1, seed=3)
     report = evaluation.evaluate_images(scorer, images[::500], num_samples=20000, seed=4)
     assert np.mean(single) == pytest.approx(report["elbo"], abs=0.1)
@@ -100,7 +100,7 @@ def test_one_sample_equals_the_elbo_in_expectation():
 def test_bound_grows_with_k():
     model = _broad_proposal(_tiny_model(seed=5))
     images = _binary_images(64, seed=6)
-    scorer = evaluation.KerasScorer(model)
+    scorer = handles.KerasHandle(model)
     means = [
         np.mean(evaluation.per_example_bounds(scorer, images, num_samples=k, seed=k)[0])
         for k in (1, 10, 100, 1000)
@@ -112,7 +112,7 @@ def test_chunking_changes_nothing_but_the_draws():
     # Many small decoder calls and one big one estimate the same quantity.
     model = _broad_proposal(_tiny_model())
     images = _binary_images(8)
-    scorer = evaluation.KerasScorer(model)
+    scorer = handles.KerasHandle(model)
     big, _ = evaluation.per_example_bounds(scorer, images, 20000, seed=0)
     small, _ = evaluation.per_example_bounds(scorer, images, 20000, seed=0, rows_per_call=7000)
     np.testing.assert_allclose(big, small, atol=0.06)
@@ -123,7 +123,7 @@ def test_threads_change_nothing():
     # The draws depend on the batch, not on which thread scored it.
     model = _tiny_model()
     images = _binary_images(7)
-    scorer = evaluation.KerasScorer(model)
+    scorer = handles.KerasHandle(model)
     kwargs = dict(num_samples=300, seed=2, rows_per_call=600)  # 2 images per call, 4 calls.
     one = evaluation.per_example_bounds(scorer, images, workers=1, **kwargs)
     two = evaluation.per_example_bounds(scorer, images, workers=2, **kwargs)
@@ -171,8 +171,8 @@ def test_saved_model_scores_like_the_keras_model(trained_run):
     path, _ = trained_run
     model = keras.saving.load_model(os.path.join(path, "checkpoints", "latest.keras"))
     images = np.random.default_rng(0).random((6, 28, 28)).astype(np.float32)
-    keras_out = evaluation.KerasScorer(model).log_weights(images, 7, [1, 2])
-    saved = evaluation.load_scorer(os.path.join(path, "saved_model"))
+    keras_out = handles.KerasHandle(model).log_weights(images, 7, [1, 2])
+    saved = handles.load_saved_model(os.path.join(path, "saved_model"))
     saved_out = saved.log_weights(images, 7, [1, 2])
     for a, b in zip(keras_out, saved_out):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-3)

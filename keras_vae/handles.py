@@ -1,0 +1,107 @@
+"""One numpy-in, numpy-out view of a trained VAE, whether a Keras model or a SavedModel.
+
+    handle = handles.load_saved_model("runs/vae-.../saved_model")   # TensorFlow only
+    handle = handles.as_handle(vae)                                  # an in-memory VAE
+    mean, log_variance = handle.encode(images)      # images float32 [N, H, W] in [0, 1]
+    pixels = handle.decode(z)                       # z [N, latent_dims] -> [N, H, W]
+
+The evaluation, inference and visualize code work through this view, so everything
+they compute from a training run can be computed from the deployed SavedModel alone,
+in a process that never imports keras_vae's model or training code.
+"""
+
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from keras_vae.errors import ModelDirError, first_line
+
+# What a keras_vae SavedModel must serve to be usable here (see keras_vae/export.py).
+REQUIRED_SIGNATURES = ("encode", "decode", "log_weights")
+
+
+class KerasHandle:
+    """A keras_vae VAE held in memory."""
+
+    def __init__(self, model):
+        from keras_vae import importance  # Keras-side maths; SavedModel users never need it.
+
+        self.model = model
+        self.latent_dims = int(model.latent_dims)
+        self.image_shape = tuple(model.image_shape)
+        # A plain tf.function: see keras_vae/importance.py for why not XLA as a whole.
+        self._log_weights = tf.function(
+            lambda images, num_samples, seed: importance.log_weights(
+                model, images, num_samples, seed
+            )
+        )
+
+    def encode(self, images):
+        mean, log_variance = self.model.encode(tf.constant(images, tf.float32))
+        return np.asarray(mean), np.asarray(log_variance)
+
+    def decode(self, z):
+        return np.asarray(self.model.decode_images(tf.constant(z, tf.float32)))
+
+    def log_weights(self, images, num_samples, seed):
+        out = self._log_weights(
+            tf.constant(images), tf.constant(num_samples, tf.int32), tf.constant(seed, tf.int64)
+        )
+        return out["log_weights"].numpy(), out["log_likelihood"].numpy()
+
+
+class SavedModelHandle:
+    """A keras_vae SavedModel, through its named signatures."""
+
+    def __init__(self, loaded, path=None):
+        self.loaded = loaded
+        self.path = path
+        self._encode = loaded.signatures["encode"]
+        self._decode = loaded.signatures["decode"]
+        self._log_weights = loaded.signatures["log_weights"]
+        self.latent_dims = int(self._encode.structured_outputs["mean"].shape[-1])
+        self.image_shape = tuple(self._encode.structured_input_signature[1]["images"].shape[1:])
+
+    def encode(self, images):
+        out = self._encode(images=tf.constant(images, tf.float32))
+        return out["mean"].numpy(), out["log_variance"].numpy()
+
+    def decode(self, z):
+        return self._decode(z=tf.constant(z, tf.float32))["images"].numpy()
+
+    def log_weights(self, images, num_samples, seed):
+        out = self._log_weights(
+            images=tf.constant(images),
+            num_samples=tf.constant(num_samples, tf.int32),
+            seed=tf.constant(seed, tf.int64),
+        )
+        return out["log_weights"].numpy(), out["log_likelihood"].numpy()
+
+
+def load_saved_model(path: str) -> SavedModelHandle:
+    """The SavedModel at `path`; ModelDirError if it is missing or not keras_vae's."""
+    if not os.path.isdir(path):
+        raise ModelDirError(f"no SavedModel at {path} (not a directory)")
+    if not os.path.isfile(os.path.join(path, "saved_model.pb")):
+        raise ModelDirError(f"{path} is not a SavedModel (no saved_model.pb)")
+    try:
+        loaded = tf.saved_model.load(path)
+    except (OSError, ValueError, tf.errors.OpError) as e:
+        raise ModelDirError(f"cannot load SavedModel {path}: {first_line(e)}") from None
+    missing = set(REQUIRED_SIGNATURES) - set(loaded.signatures)
+    if missing:
+        raise ModelDirError(
+            f"SavedModel {path} was not written by keras_vae "
+            f"(no {', '.join(sorted(missing))} signature)"
+        )
+    return SavedModelHandle(loaded, path)
+
+
+def as_handle(model):
+    """`model` as a handle: handles pass through, a keras_vae VAE is wrapped."""
+    if isinstance(model, (KerasHandle, SavedModelHandle)):
+        return model
+    if hasattr(model, "decode_images") and hasattr(model, "encode"):
+        return KerasHandle(model)
+    raise TypeError(f"expected a keras_vae VAE or handle, got {type(model).__name__}")
