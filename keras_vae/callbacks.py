@@ -4,8 +4,11 @@ import os
 import time
 
 import keras
+import matplotlib
 import numpy as np
 import tensorflow as tf
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 
 from keras_vae import figures, schedules
 
@@ -98,8 +101,105 @@ class Checkpoints(keras.callbacks.Callback):
             self._save("best.keras")
 
 
+MANIFOLD_SIZE = 15
+FIGURE_DPI = 80
+ENCODINGS_FIGSIZE = (6.0, 4.5)  # inches: 480x360 px at FIGURE_DPI
+
+
+def kl_per_dimension(mean: np.ndarray, log_variance: np.ndarray) -> np.ndarray:
+    """KL(q(z_i|x) || N(0, 1)) per latent dimension i, averaged over the images: [L]."""
+    return np.mean(0.5 * (mean**2 + np.exp(log_variance) - 1.0 - log_variance), axis=0)
+
+
+def manifold_latents(n: int, kl: np.ndarray) -> tuple[np.ndarray, tuple[int, ...], int]:
+    """Latent points to decode for a manifold image: (z, the dimensions varied, columns).
+
+    Two dimensions vary over `figures.normal_quantile_grid(n)`, z[dims[0]] to the right
+    and z[dims[1]] upwards: all of them for 2 latent dimensions, else the two with the
+    largest average KL `kl` [L], which carry the most information about x, the others 0.
+    One latent dimension varies along a single row.
+    """
+    latent_dims = len(kl)
+    grid = figures.normal_quantile_grid(n)
+    if latent_dims == 1:
+        return grid[:n, :1], (0,), n
+    dims = (0, 1) if latent_dims == 2 else tuple(int(i) for i in np.argsort(-kl, kind="stable")[:2])
+    z = np.zeros((n * n, latent_dims), np.float32)
+    z[:, dims[0]], z[:, dims[1]] = grid[:, 0], grid[:, 1]
+    return z, dims, n
+
+
+def manifold_description(n: int, dims: tuple[int, ...], latent_dims: int) -> str:
+    """What `manifold_latents` decoded, for the summary's description."""
+    if latent_dims == 1:
+        return f"pixel means decoded at {n} Normal quantiles of z[0], increasing to the right"
+    text = (
+        f"pixel means decoded over a {n}x{n} grid of Normal quantiles of "
+        f"(z[{dims[0]}], z[{dims[1]}]): z[{dims[0]}] increases to the right, "
+        f"z[{dims[1]}] upwards"
+    )
+    if latent_dims > 2:
+        text += (
+            "; the two dimensions with the largest average KL(q(z_i|x) || N(0, 1)) "
+            f"on the test images, the other {latent_dims - 2} held at 0"
+        )
+    return text
+
+
+def principal_components(x: np.ndarray, k: int = 2) -> np.ndarray:
+    """x [N, D] centred and projected onto its first k principal components: [N, k]."""
+    centred = x - x.mean(axis=0)
+    # full_matrices: k directions even when N < k.
+    _, _, vt = np.linalg.svd(centred, full_matrices=True)
+    return centred @ vt[:k].T
+
+
+def figure_to_rgb(fig: Figure) -> np.ndarray:
+    """Renders a matplotlib figure to a uint8 RGB array [height, width, 3]."""
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    return np.asarray(canvas.buffer_rgba())[..., :3].copy()
+
+
+def encodings_image(
+    means: np.ndarray, labels: np.ndarray, class_names: tuple[str, ...]
+) -> np.ndarray:
+    """A scatter plot of posterior means [N, L] coloured by class, as RGB [H, W, 3].
+
+    Two dimensions are plotted as they are; more are projected onto their first two
+    principal components; one is plotted against the label.
+    """
+    latent_dims = means.shape[1]
+    if latent_dims == 1:
+        xy = np.stack([means[:, 0], labels], axis=1).astype(np.float32)
+        title, axes = "Test-set posterior means", ("z[0] (posterior mean)", "label")
+    elif latent_dims == 2:
+        xy = means
+        title, axes = "Test-set posterior means", ("z[0] (posterior mean)", "z[1] (posterior mean)")
+    else:
+        xy = principal_components(means)
+        title = f"Test-set posterior means ({latent_dims}-D), PCA: first two components"
+        axes = ("principal component 1", "principal component 2")
+    # Not pyplot: no global figure state, and nothing to close.
+    fig = Figure(figsize=ENCODINGS_FIGSIZE, dpi=FIGURE_DPI, layout="constrained")
+    ax = fig.add_subplot()
+    cmap = matplotlib.colormaps["tab10" if len(class_names) <= 10 else "tab20"]
+    for label in np.unique(labels):
+        points = xy[labels == label]
+        name = class_names[label] if 0 <= label < len(class_names) else str(label)
+        ax.scatter(
+            points[:, 0], points[:, 1], s=6, alpha=0.7, color=cmap(label % cmap.N), label=name
+        )
+    ax.set_title(title, fontsize="medium")
+    ax.set_xlabel(axes[0])
+    ax.set_ylabel(axes[1])
+    fig.legend(loc="outside right upper", title="class", markerscale=2, fontsize="small")
+    return figure_to_rgb(fig)
+
+
 class ImageSummaries(keras.callbacks.Callback):
-    """Writes TensorBoard images every few epochs: test reconstructions and prior samples."""
+    """Writes TensorBoard images every few epochs: test reconstructions, prior samples, the
+    decoded latent manifold and, given labels, a scatter plot of the test encodings."""
 
     def __init__(
         self,
@@ -111,10 +211,18 @@ class ImageSummaries(keras.callbacks.Callback):
         seed: int,
         num_samples: int = 64,
         cols: int = 8,
+        test_labels: np.ndarray | None = None,
+        class_names: tuple[str, ...] = (),
+        num_reconstructions: int = 32,
+        manifold_size: int = MANIFOLD_SIZE,
     ):
         super().__init__()
+        if test_labels is not None and len(test_labels) != len(test_images):
+            raise ValueError(f"{len(test_labels)} test labels for {len(test_images)} test images")
         self.writer = tf.summary.create_file_writer(log_dir)
         self.test_images = test_images.astype(np.float32)
+        self.test_labels = None if test_labels is None else np.asarray(test_labels, np.int64)
+        self.class_names = tuple(class_names)
         # The same z every time, so the images show how the decoder changes.
         self.z = (
             np.random.default_rng(seed)
@@ -124,17 +232,29 @@ class ImageSummaries(keras.callbacks.Callback):
         self.every = every
         self.epochs = epochs
         self.cols = cols
+        self.num_reconstructions = num_reconstructions
+        self.manifold_size = manifold_size
+
+    def _decode(self, z: np.ndarray) -> np.ndarray:
+        return keras.ops.convert_to_numpy(self.model.decode_images(z))
 
     def on_epoch_end(self, epoch, logs=None):
         if (epoch + 1) % self.every and epoch + 1 != self.epochs:
             return
-        mean, _ = self.model.encode(self.test_images)
-        reconstructions = keras.ops.convert_to_numpy(self.model.decode_images(mean))
-        samples = keras.ops.convert_to_numpy(self.model.decode_images(self.z))
-        reconstruction_grid = figures.image_grid(
-            figures.reconstruction_rows(self.test_images, reconstructions, self.cols), self.cols
+        mean, log_variance = (
+            keras.ops.convert_to_numpy(t) for t in self.model.encode(self.test_images)
         )
-        sample_grid = figures.image_grid(samples, self.cols)
+        shown = slice(0, self.num_reconstructions)
+        reconstruction_grid = figures.image_grid(
+            figures.reconstruction_rows(
+                self.test_images[shown], self._decode(mean[shown]), self.cols
+            ),
+            self.cols,
+        )
+        sample_grid = figures.image_grid(self._decode(self.z), self.cols)
+        n = self.manifold_size
+        z, dims, manifold_cols = manifold_latents(n, kl_per_dimension(mean, log_variance))
+        manifold_grid = figures.image_grid(self._decode(z), manifold_cols, pad=0)
         with self.writer.as_default(step=epoch):
             tf.summary.image(
                 "reconstructions",
@@ -146,6 +266,17 @@ class ImageSummaries(keras.callbacks.Callback):
                 sample_grid[None, ..., None],
                 description="pixel means decoded from fixed z ~ N(0, I)",
             )
+            tf.summary.image(
+                "manifold",
+                manifold_grid[None, ..., None],
+                description=manifold_description(n, dims, mean.shape[1]),
+            )
+            if self.test_labels is not None:
+                tf.summary.image(
+                    "encodings",
+                    encodings_image(mean, self.test_labels, self.class_names)[None],
+                    description=f"posterior means of {len(mean)} test images, by class",
+                )
         self.writer.flush()
 
     def on_train_end(self, logs=None):

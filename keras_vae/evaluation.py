@@ -18,7 +18,7 @@ import numpy as np
 
 from keras_vae import config as config_lib
 from keras_vae import data as data_lib
-from keras_vae import handles
+from keras_vae import handles, latent
 from keras_vae import model_dir as model_dir_lib
 from keras_vae.errors import DataError
 from keras_vae.eval_config import EvalConfig
@@ -63,11 +63,6 @@ def posterior_statistics(scorer, images, batch_size=1000):
     """Posterior means and log-variances of q(z|x) for every image."""
     parts = [scorer.encode(images[i : i + batch_size]) for i in range(0, len(images), batch_size)]
     return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
-
-
-def kl_per_dimension(mean, log_variance):
-    """Average over examples of KL(q(z_i|x) || N(0, 1)) for each latent dimension i."""
-    return np.mean(0.5 * (mean**2 + np.exp(log_variance) - 1.0 - log_variance), axis=0)
 
 
 def active_units(mean):
@@ -143,7 +138,7 @@ def evaluate_images(
     images = np.asarray(images, np.float32)
     start = time.perf_counter()
     mean, log_variance = posterior_statistics(scorer, images)
-    kl_dims = kl_per_dimension(mean, log_variance)
+    kl_dims = latent.kl_per_dimension(mean, log_variance)
     bounds, log_likelihoods = per_example_bounds(
         scorer, images, num_samples, seed, rows_per_call, progress
     )

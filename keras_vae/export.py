@@ -6,6 +6,9 @@ The SavedModel needs neither keras_vae nor Keras to load:
     m.signatures["decode"](z=z)                 # {"images"}
     m.signatures["sample"](num_samples=n, seed=s)  # {"images"}, the same for the same seed
     m.signatures["reconstruct"](images=x)       # {"images"}
+    m.signatures["interpolate"](start_images=a, end_images=b, num_steps=n)
+        # {"images": [batch, n, H, W], "z": [batch, n, latent_dims]}: straight paths
+        # between the posterior means, ends included
     m.signatures["log_weights"](images=x, num_samples=k, seed=[a, b])
         # {"log_weights", "log_likelihood"}: [k, batch] log p(x,z) - log q(z|x) and log p(x|z)
         # for k draws z ~ q(z|x); what the evaluate command needs (ELBO, NLL).
@@ -50,6 +53,23 @@ def export_saved_model(model, path: str) -> None:
         mean, _ = model.encode(checked_images(images))
         return {"images": model.decode_images(mean)}
 
+    def interpolate(start_images, end_images, num_steps):
+        tf.debugging.assert_greater_equal(
+            num_steps, 2, message="num_steps must be at least 2 (the two ends)"
+        )
+        tf.debugging.assert_equal(
+            tf.shape(start_images)[0],
+            tf.shape(end_images)[0],
+            message="start_images and end_images must hold as many images",
+        )
+        start, _ = model.encode(checked_images(start_images))
+        end, _ = model.encode(checked_images(end_images))
+        t = tf.reshape(tf.linspace(0.0, 1.0, num_steps), [1, -1, 1])
+        z = start[:, None] + t * (end - start)[:, None]  # [batch, steps, latent]
+        images = model.decode_images(tf.reshape(z, [-1, model.latent_dims]))
+        shape = tf.concat([tf.shape(z)[:2], [height, width]], axis=0)
+        return {"images": tf.reshape(images, shape), "z": z}
+
     # Not XLA-compiled as a whole: see keras_vae/importance.py for why this is faster.
     @tf.function(
         input_signature=[
@@ -77,5 +97,14 @@ def export_saved_model(model, path: str) -> None:
         ],
     )
     archive.add_endpoint("reconstruct", reconstruct, input_signature=[images_spec])
+    archive.add_endpoint(
+        "interpolate",
+        interpolate,
+        input_signature=[
+            tf.TensorSpec([None, height, width], tf.float32, name="start_images"),
+            tf.TensorSpec([None, height, width], tf.float32, name="end_images"),
+            tf.TensorSpec([], tf.int32, name="num_steps"),
+        ],
+    )
     archive.add_endpoint("log_weights", log_weights)
     archive.write_out(path, verbose=False)

@@ -1,5 +1,6 @@
 """Matplotlib figures and image grids made from numpy arrays (no TensorFlow here)."""
 
+import os
 import statistics
 
 import matplotlib
@@ -38,8 +39,11 @@ def normal_quantile_grid(n: int, epsilon: float = 0.05) -> np.ndarray:
 
 
 def _save(fig, path: str) -> None:
-    fig.savefig(path, dpi=100, bbox_inches="tight")
+    # Written under a temporary name and renamed, so a kill never leaves half a PNG.
+    temporary = path + ".partial"
+    fig.savefig(temporary, dpi=100, bbox_inches="tight", format=os.path.splitext(path)[1][1:])
     plt.close(fig)
+    os.replace(temporary, path)
 
 
 def _show_grid(ax, grid: np.ndarray) -> None:
@@ -81,8 +85,9 @@ def save_encodings(
     labels: np.ndarray,
     class_names: tuple[str, ...],
     title: str = "Test-set encodings",
+    axis_names: tuple[str, str] = ("z[0] (posterior mean)", "z[1] (posterior mean)"),
 ) -> None:
-    """A scatter plot of 2-D latent means, coloured by class, with a legend."""
+    """A scatter plot of 2-D points (latent means or a projection), coloured by class."""
     fig, ax = plt.subplots(figsize=(8, 7))
     cmap = plt.get_cmap("tab10" if len(class_names) <= 10 else "tab20")
     for label in np.unique(labels):
@@ -97,18 +102,86 @@ def save_encodings(
             label=name,
             rasterized=True,
         )
-    ax.set_xlabel("z[0] (posterior mean)")
-    ax.set_ylabel("z[1] (posterior mean)")
+    ax.set_xlabel(axis_names[0])
+    ax.set_ylabel(axis_names[1])
     ax.set_title(title)
     ax.legend(markerscale=5, loc="center left", bbox_to_anchor=(1.0, 0.5), title="class")
     _save(fig, path)
 
 
-def save_manifold(path: str, images: np.ndarray, n: int) -> None:
-    """Images decoded from `normal_quantile_grid(n)`, laid out on that grid."""
+def save_manifold(path: str, images: np.ndarray, n: int, dims=(0, 1), note: str = "") -> None:
+    """Images decoded from `normal_quantile_grid(n)` over latent `dims`, laid out on that grid."""
     fig, ax = plt.subplots(figsize=(8, 8))
     _show_grid(ax, image_grid(images, n, pad=0))
-    ax.set_title(f"Decoded {n}x{n} grid over Normal quantiles of (z[0], z[1])")
-    ax.set_xlabel("z[0] increases to the right")
-    ax.set_ylabel("z[1] increases upwards")
+    a, b = dims
+    ax.set_title(f"Decoded {n}x{n} grid over Normal quantiles of (z[{a}], z[{b}]){note}")
+    ax.set_xlabel(f"z[{a}] increases to the right")
+    ax.set_ylabel(f"z[{b}] increases upwards")
+    _save(fig, path)
+
+
+def _labelled_rows(ax, frames: np.ndarray, row_names, col_names, title, xlabel, ylabel):
+    """Shows frames [rows, cols, H, W] as a grid with a name per row and per column."""
+    rows, cols, h, w = frames.shape
+    _show_grid(ax, image_grid(frames.reshape(rows * cols, h, w), cols))
+    ax.set_yticks([(h + 1) * r + h / 2 for r in range(rows)])
+    ax.set_yticklabels(row_names)
+    ax.set_xticks([(w + 1) * c + w / 2 for c in range(cols)])
+    ax.set_xticklabels(col_names)
+    ax.tick_params(length=0)
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+
+
+def _grid_figure(rows: int, cols: int):
+    return plt.subplots(figsize=(cols * 0.7 + 1.6, rows * 0.7 + 1.2))
+
+
+def save_interpolations(path: str, linear: np.ndarray, spherical: np.ndarray) -> None:
+    """Linear and spherical paths [B, steps, H, W] between pairs of test images, a row each."""
+    pairs, steps = linear.shape[:2]
+    frames = np.stack([linear, spherical], axis=1).reshape(2 * pairs, steps, *linear.shape[2:])
+    names = [f"pair {i + 1}, {m}" for i in range(pairs) for m in ("linear", "slerp")]
+    fig, ax = _grid_figure(2 * pairs, steps)
+    _labelled_rows(
+        ax,
+        frames,
+        names,
+        [f"{t:.2g}" for t in np.linspace(0, 1, steps)],
+        "Interpolation between posterior means of two test images",
+        "position t along the path (0: first image, 1: second)",
+        "",
+    )
+    _save(fig, path)
+
+
+def save_traversal(path: str, frames: np.ndarray, dims, values, kl=None) -> None:
+    """frames [len(dims), len(values), H, W]: each row sweeps one latent dimension."""
+    names = [f"z[{d}]" + (f" (KL {kl[d]:.2f})" if kl is not None else "") for d in dims]
+    fig, ax = _grid_figure(len(dims), len(values))
+    _labelled_rows(
+        ax,
+        frames,
+        names,
+        [f"{v:.2g}" for v in values],
+        "Latent traversal: one dimension swept, the others fixed at a test image's code",
+        "value of the swept dimension",
+        "swept dimension (largest KL first)",
+    )
+    _save(fig, path)
+
+
+def save_arithmetic(path: str, frames: np.ndarray, strengths, towards: str, away: str) -> None:
+    """frames [N, len(strengths), H, W]: test images' codes plus a * (attribute vector)."""
+    fig, ax = _grid_figure(len(frames), len(strengths))
+    _labelled_rows(
+        ax,
+        frames,
+        [f"image {i + 1}" for i in range(len(frames))],
+        [f"{a:+.2g}" for a in strengths],
+        f"Latent arithmetic: z + a * (mean z of {towards} - mean z of {away})",
+        "strength a (0: the reconstruction)",
+        f"test images of class {away}",
+    )
     _save(fig, path)

@@ -1,45 +1,130 @@
 """Array-in, array-out operations on a trained VAE, for figures and notebooks.
 
-All functions take float32 images [N, H, W] in [0, 1] and return numpy arrays;
-large inputs are processed in batches so memory stays bounded.
+Every function takes a keras_vae VAE, or a handle from `keras_vae.handles` (a
+SavedModel loaded with TensorFlow alone), so a notebook gets the same arrays from a
+training run and from a deployed model:
+
+    from keras_vae import handles, inference
+    model = handles.load_saved_model("runs/vae-.../saved_model")
+    frames = inference.interpolate(model, images[:4], images[4:8], steps=9)  # [4, 9, H, W]
+
+Images are float32 [N, H, W] in [0, 1]; decoded images are pixel means E[x|z].
+Large inputs are processed in batches so memory stays bounded. Codes come from the
+posterior means (no sampling), so results are deterministic; `sample` takes a seed.
 """
 
 import numpy as np
-from keras import ops
 
-from keras_vae import figures
+from keras_vae import figures, latent
+from keras_vae.handles import as_handle
 
-
-def _batched(fn, array: np.ndarray, batch_size: int) -> np.ndarray:
-    parts = [
-        ops.convert_to_numpy(fn(array[i : i + batch_size]))
-        for i in range(0, len(array), batch_size)
-    ]
-    return np.concatenate(parts)
+BATCH_SIZE = 1000
 
 
-def encode_means(model, images: np.ndarray, batch_size: int = 1000) -> np.ndarray:
+def _batched(fn, array: np.ndarray) -> np.ndarray:
+    return np.concatenate([fn(array[i : i + BATCH_SIZE]) for i in range(0, len(array), BATCH_SIZE)])
+
+
+def _images(model, images) -> np.ndarray:
+    images = np.asarray(images)
+    if images.ndim != 3 or tuple(images.shape[1:]) != model.image_shape:
+        raise ValueError(
+            f"images must be [N, {model.image_shape[0]}, {model.image_shape[1]}], "
+            f"got shape {images.shape}"
+        )
+    if not np.issubdtype(images.dtype, np.floating):
+        raise ValueError(f"images must be floats in [0, 1], got dtype {images.dtype}")
+    return images.astype(np.float32)
+
+
+def encode_means(model, images) -> np.ndarray:
     """Posterior means E_q[z|x], [N, latent_dims]."""
-    return _batched(lambda x: model.encode(x)[0], images.astype(np.float32), batch_size)
+    model = as_handle(model)
+    return _batched(lambda x: model.encode(x)[0], _images(model, images))
 
 
-def reconstruct(model, images: np.ndarray, batch_size: int = 1000) -> np.ndarray:
+def posterior(model, images):
+    """Posterior means and log-variances of q(z|x), each [N, latent_dims]."""
+    model = as_handle(model)
+    images = _images(model, images)
+    parts = [model.encode(images[i : i + BATCH_SIZE]) for i in range(0, len(images), BATCH_SIZE)]
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+
+def decode(model, codes) -> np.ndarray:
+    """Pixel means for codes [..., latent_dims]: images [..., H, W]."""
+    model = as_handle(model)
+    codes = np.asarray(codes, np.float32)
+    if codes.shape[-1] != model.latent_dims:
+        raise ValueError(f"codes must end in {model.latent_dims} latent dims, got {codes.shape}")
+    flat = codes.reshape(-1, model.latent_dims)
+    return _batched(model.decode, flat).reshape(*codes.shape[:-1], *model.image_shape)
+
+
+def reconstruct(model, images) -> np.ndarray:
     """Pixel means decoded from the posterior means, [N, H, W]."""
-    return _batched(
-        lambda x: model.decode_images(model.encode(x)[0]), images.astype(np.float32), batch_size
-    )
+    return decode(model, encode_means(model, images))
 
 
 def sample(model, num_samples: int, seed: int) -> np.ndarray:
     """Pixel means decoded from z ~ N(0, I), [num_samples, H, W]; the same for the same seed."""
-    z = np.random.default_rng(seed).standard_normal((num_samples, model.latent_dims))
-    return ops.convert_to_numpy(model.decode_images(z.astype(np.float32)))
+    model = as_handle(model)
+    if int(num_samples) < 1:
+        raise ValueError(f"num_samples must be at least 1, got {num_samples}")
+    z = np.random.default_rng(seed).standard_normal((int(num_samples), model.latent_dims))
+    return decode(model, z)
 
 
-def decode_quantile_grid(model, n: int) -> np.ndarray:
-    """Images [n*n, H, W] decoded over `figures.normal_quantile_grid(n)` (2-D latents only)."""
-    if model.latent_dims != 2:
-        raise ValueError(
-            f"a quantile grid needs 2 latent dimensions, the model has {model.latent_dims}"
-        )
-    return ops.convert_to_numpy(model.decode_images(figures.normal_quantile_grid(n)))
+def manifold_codes(model, n: int, dims=(0, 1)) -> np.ndarray:
+    """Codes [n*n, L] on `figures.normal_quantile_grid(n)` over `dims`, other coordinates 0."""
+    model = as_handle(model)
+    codes = np.zeros((n * n, model.latent_dims), np.float32)
+    codes[:, list(dims)] = figures.normal_quantile_grid(n)
+    return codes
+
+
+def decode_quantile_grid(model, n: int, dims=(0, 1)) -> np.ndarray:
+    """Images [n*n, H, W] decoded over a grid of Normal quantiles of two latent dimensions."""
+    return decode(model, manifold_codes(model, n, dims))
+
+
+def interpolate(model, start_images, end_images, steps: int, method: str = "linear"):
+    """Images [B, steps, H, W] decoded along paths between the images' posterior means.
+
+    method: "linear" (straight line) or "spherical" (slerp, see `latent.spherical_path`).
+    The first and last frames are the endpoints' reconstructions.
+    """
+    paths = {"linear": latent.linear_path, "spherical": latent.spherical_path}
+    if method not in paths:
+        raise ValueError(f"method must be linear or spherical, got {method!r}")
+    start, end = encode_means(model, start_images), encode_means(model, end_images)
+    if start.shape != end.shape:
+        raise ValueError(f"{len(start)} start images but {len(end)} end images")
+    return decode(model, paths[method](start, end, steps))
+
+
+def traverse(model, image, dims, values) -> np.ndarray:
+    """Images [len(dims), len(values), H, W]: one latent dimension swept at a time.
+
+    The base code is `image`'s posterior mean ([H, W]), or the prior mean 0 if `image`
+    is None.
+    """
+    model = as_handle(model)
+    if image is None:
+        base = np.zeros(model.latent_dims, np.float32)
+    else:
+        base = encode_means(model, np.asarray(image)[None])[0]
+    return decode(model, latent.traversal(base, dims, values))
+
+
+def attribute_vector(model, images, labels, towards, away_from) -> np.ndarray:
+    """Mean posterior mean of class `towards` minus that of class `away_from`, [L]."""
+    return latent.attribute_vector(encode_means(model, images), labels, towards, away_from)
+
+
+def add_attribute(model, images, vector, strengths) -> np.ndarray:
+    """Images [N, len(strengths), H, W] decoded from z + a * vector, z the images' means.
+
+    Strength 0 gives the reconstructions; see `attribute_vector` for the vector.
+    """
+    return decode(model, latent.add_attribute(encode_means(model, images), vector, strengths))

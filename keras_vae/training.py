@@ -18,11 +18,16 @@ import keras_vae
 from keras_vae import callbacks as callbacks_lib
 from keras_vae import config as config_lib
 from keras_vae import data as data_lib
-from keras_vae import export, figures, inference, model_dir, pipeline, schedules
+from keras_vae import export, figures, inference, model_dir, pipeline, projector, schedules
 from keras_vae.model import VAE
 
 NUM_FIGURE_EXAMPLES = 30
 MANIFOLD_SIZE = 20
+# Test images whose encodings TensorBoard's image summaries plot every few epochs.
+NUM_SUMMARY_ENCODINGS = 1000
+# Test points in the TensorBoard projector: enough to see the classes, and a sprite of
+# 28x28 digits that stays small (45x45 tiles, 1260 px a side).
+NUM_PROJECTOR_POINTS = 2000
 
 
 def build_model(config: config_lib.Config, image_shape: tuple[int, int]) -> VAE:
@@ -141,11 +146,13 @@ def train_and_evaluate(
         keras.callbacks.TensorBoard(log_dir=logs, write_graph=False),
         callbacks_lib.ImageSummaries(
             os.path.join(logs, "images"),
-            splits.test_images[:32].astype(np.float32) / 255.0,
+            splits.test_images[:NUM_SUMMARY_ENCODINGS].astype(np.float32) / 255.0,
             model.latent_dims,
             train.image_every_epochs,
             train.epochs,
             train.seed,
+            test_labels=splits.test_labels[:NUM_SUMMARY_ENCODINGS],
+            class_names=splits.class_names,
         ),
     ]
     start = time.perf_counter()
@@ -171,4 +178,13 @@ def train_and_evaluate(
         lambda tmp: export.export_saved_model(model, tmp), os.path.join(path, model_dir.SAVED_MODEL)
     )
     write_figures(model, splits, os.path.join(path, model_dir.FIGURES), train.seed)
+    projected = splits.test_images[:NUM_PROJECTOR_POINTS].astype(np.float32) / 255.0
+    projector.write_projector(
+        os.path.join(logs, "projector"),
+        inference.encode_means(model, projected),
+        splits.test_labels[:NUM_PROJECTOR_POINTS],
+        splits.class_names,
+        projected,
+        max_points=NUM_PROJECTOR_POINTS,
+    )
     return metrics

@@ -1,0 +1,132 @@
+"""The figures of `python -m keras_vae.visualize`, drawn from a SavedModel and a data set.
+
+Everything goes through `keras_vae.handles` and `keras_vae.inference`, so the figures
+of a deployed model need TensorFlow, numpy and matplotlib, but none of keras_vae's
+model or training code.
+"""
+
+import dataclasses
+import os
+
+import numpy as np
+
+from keras_vae import figures, handles, inference, latent
+from keras_vae import model_dir as model_dir_lib
+from keras_vae.errors import DataError
+from keras_vae.visualize_config import LabelledImages, VisualizeConfig, class_index, load_images
+
+FIGURES = (
+    "encodings.png",
+    "reconstruction.png",
+    "samples.png",
+    "manifold.png",
+    "interpolation.png",
+    "traversal.png",
+    "arithmetic.png",
+)
+
+
+def _class_name(index: int, class_names) -> str:
+    return class_names[index] if index < len(class_names) else str(index)
+
+
+def draw(c: VisualizeConfig, model, data: LabelledImages, print_fn=print) -> dict:
+    """Writes every figure of FIGURES into `c.out`; returns what was drawn and how."""
+    if tuple(data.images.shape[1:]) != model.image_shape:
+        raise DataError(
+            f"the data's images are {data.images.shape[1:]} but the model takes {model.image_shape}"
+        )
+    images, labels = data.images, data.labels
+    # Every check before the first file is written: a bad class must not cost a figure.
+    towards = class_index(c.towards, data.class_names, labels)
+    away = class_index(c.away_from, data.class_names, labels)
+    if len(images) < 2:
+        raise DataError(f"the {c.split} split has {len(images)} images; the figures need 2")
+    os.makedirs(c.out, exist_ok=True)
+    out = lambda name: os.path.join(c.out, name)  # noqa: E731
+    notes = {}
+
+    mean, log_variance = inference.posterior(model, images)
+    kl = latent.kl_per_dimension(mean, log_variance)
+    ranked = latent.most_informative_dimensions(kl, model.latent_dims)
+
+    shown = slice(0, c.max_encodings)
+    if model.latent_dims == 2:
+        points, axes, title = mean[shown], ("z[0] (posterior mean)", "z[1] (posterior mean)"), ""
+    else:
+        points, ratio = latent.principal_components(mean[shown], 2)
+        axes = tuple(
+            f"principal component {i + 1} ({r:.0%} of variance)" for i, r in enumerate(ratio)
+        )
+        title = f" (PCA of the {model.latent_dims}-D posterior means)"
+        notes["encodings_projection"] = {"method": "pca", "explained": [float(r) for r in ratio]}
+    figures.save_encodings(
+        out("encodings.png"),
+        points,
+        labels[shown],
+        data.class_names,
+        title=f"{c.split.capitalize()}-set encodings{title}",
+        axis_names=axes,
+    )
+
+    examples = images[: c.num_examples]
+    figures.save_reconstructions(
+        out("reconstruction.png"), examples, inference.reconstruct(model, examples)
+    )
+    figures.save_samples(out("samples.png"), inference.sample(model, c.num_samples, c.seed))
+
+    dims = (0, 1) if model.latent_dims == 2 else tuple(ranked[:2])
+    note = "" if model.latent_dims == 2 else "\n(the two dimensions with the largest KL; others 0)"
+    figures.save_manifold(
+        out("manifold.png"),
+        inference.decode_quantile_grid(model, c.manifold_size, dims),
+        c.manifold_size,
+        dims,
+        note,
+    )
+    notes["manifold_dims"] = list(dims)
+
+    pairs = min(c.pairs, len(images) // 2)
+    start, end = images[:pairs], images[pairs : 2 * pairs]
+    figures.save_interpolations(
+        out("interpolation.png"),
+        inference.interpolate(model, start, end, c.steps, "linear"),
+        inference.interpolate(model, start, end, c.steps, "spherical"),
+    )
+
+    swept = ranked[: c.traversal_dims]
+    values = np.linspace(-c.traversal_range, c.traversal_range, c.traversal_steps)
+    figures.save_traversal(
+        out("traversal.png"), inference.traverse(model, images[0], swept, values), swept, values, kl
+    )
+    notes["traversal_dims"] = swept
+
+    vector = latent.attribute_vector(mean, labels, towards, away)
+    targets = images[labels == away][: c.arithmetic_images]
+    figures.save_arithmetic(
+        out("arithmetic.png"),
+        inference.add_attribute(model, targets, vector, c.strengths),
+        c.strengths,
+        _class_name(towards, data.class_names),
+        _class_name(away, data.class_names),
+    )
+    notes["arithmetic"] = {"towards": towards, "away_from": away, "strengths": list(c.strengths)}
+
+    report = {
+        "config": dataclasses.asdict(c),
+        "figures": list(FIGURES),
+        "num_images": len(images),
+        "data_source": data.source,
+        **notes,
+    }
+    model_dir_lib.write_json(out("visualize.json"), report)
+    for name in FIGURES:
+        print_fn(f"wrote {out(name)}")
+    return report
+
+
+def visualize(c: VisualizeConfig, data: LabelledImages | None = None, print_fn=print) -> dict:
+    """Loads the SavedModel (and the data, unless given) that `c` names, and draws."""
+    data = data if data is not None else load_images(c)
+    model = handles.load_saved_model(c.saved_model)
+    return draw(c, model, data, print_fn)

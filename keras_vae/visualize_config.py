@@ -1,0 +1,151 @@
+"""Typed configuration of `python -m keras_vae.visualize` and the data it names, without TensorFlow.
+
+Everything a user can get wrong (flags, paths, data files, class names) is checked here,
+before TensorFlow is imported, so a mistake costs a fraction of a second.
+"""
+
+import dataclasses
+import os
+
+import numpy as np
+
+from keras_vae import config as config_lib
+from keras_vae import data as data_lib
+from keras_vae import model_dir as model_dir_lib
+from keras_vae.errors import ConfigError, ModelDirError
+
+SPLITS = ("train", "validation", "test")
+
+
+@dataclasses.dataclass(frozen=True)
+class VisualizeConfig:
+    """Which model to draw, from which data, and the figures' settings."""
+
+    # Either a model directory written by keras_vae.train, or a SavedModel alone
+    # (then `dataset` is required: the run's config, which names its data, is not there).
+    model_dir: str | None = None
+    saved_model: str | None = None
+    dataset: str | None = None
+    data_dir: str | None = None
+    binarize: str | None = None
+    split: str = "test"
+    # Where the PNGs go (default: DIR/figures, or figures/ beside a bare SavedModel).
+    out: str | None = None
+    seed: int = 0
+    num_examples: int = 20  # Test images in reconstruction.png.
+    num_samples: int = 100  # Prior samples in samples.png.
+    manifold_size: int = 20  # manifold.png is a manifold_size x manifold_size grid.
+    max_encodings: int = 5000  # Points in encodings.png.
+    pairs: int = 3  # Image pairs in interpolation.png.
+    steps: int = 9  # Frames per interpolation path.
+    traversal_dims: int = 8  # Rows of traversal.png: the dimensions with the largest KL.
+    traversal_range: float = 3.0  # Each swept from -range to +range ...
+    traversal_steps: int = 9  # ... in this many values.
+    # Latent arithmetic: the vector is mean code of `towards` minus that of `away_from`
+    # (class indices or names), added with `strengths` to test images of `away_from`.
+    towards: str = "1"
+    away_from: str = "0"
+    strengths: tuple[float, ...] = (-1.0, -0.5, 0.0, 0.5, 1.0, 1.5, 2.0)
+    arithmetic_images: int = 5
+
+
+def _positive(name, value):
+    if not isinstance(value, int) or value < 1:
+        raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+
+
+def resolve(c: VisualizeConfig) -> VisualizeConfig:
+    """Validates `c`; fills in the SavedModel path and output folder."""
+    for name in (
+        "num_examples",
+        "num_samples",
+        "manifold_size",
+        "max_encodings",
+        "pairs",
+        "traversal_dims",
+        "arithmetic_images",
+    ):
+        _positive(name, getattr(c, name))
+    for name in ("steps", "traversal_steps"):
+        if not isinstance(getattr(c, name), int) or getattr(c, name) < 2:
+            raise ConfigError(f"{name} must be an integer >= 2, got {getattr(c, name)!r}")
+    if not c.traversal_range > 0:
+        raise ConfigError(f"traversal_range must be positive, got {c.traversal_range!r}")
+    if not c.strengths:
+        raise ConfigError("strengths must list at least one value, e.g. -1,0,1")
+    if c.split not in SPLITS:
+        raise ConfigError(f"unknown split {c.split!r}: expected one of {', '.join(SPLITS)}")
+    if not 0 <= c.seed < 2**31:
+        raise ConfigError(f"seed must be in [0, 2**31), got {c.seed!r}")
+    if c.dataset is not None:
+        config_lib.dataset_kind(c.dataset)
+    if (c.model_dir is None) == (c.saved_model is None):
+        raise ConfigError("give exactly one of model_dir (a keras_vae run) or saved_model")
+    if c.model_dir is not None:
+        if not os.path.isdir(c.model_dir):
+            raise ModelDirError(f"model_dir {c.model_dir} does not exist")
+        if not os.path.exists(os.path.join(c.model_dir, model_dir_lib.CONFIG)):
+            raise ModelDirError(f"model_dir {c.model_dir} is not a keras_vae run (no config.json)")
+        saved_model = os.path.join(c.model_dir, model_dir_lib.SAVED_MODEL)
+        if not os.path.isdir(saved_model):
+            raise ModelDirError(f"model_dir {c.model_dir} has no saved_model/ (unfinished run?)")
+        out = c.out or os.path.join(c.model_dir, "figures")
+        return dataclasses.replace(c, saved_model=saved_model, out=out)
+    if not os.path.isdir(c.saved_model):
+        raise ModelDirError(f"saved_model {c.saved_model} does not exist")
+    if not os.path.exists(os.path.join(c.saved_model, "saved_model.pb")):
+        raise ModelDirError(f"saved_model {c.saved_model} is not a TF SavedModel directory")
+    if c.dataset is None:
+        raise ConfigError("a bare saved_model needs --dataset (the run's config is not there)")
+    binarize = c.binarize or "dynamic"
+    if binarize not in config_lib.BINARIZATIONS[1:]:
+        raise ConfigError(f"unknown binarize {binarize!r}: expected none, static or dynamic")
+    out = c.out or os.path.join(os.path.dirname(os.path.abspath(c.saved_model)), "figures")
+    return dataclasses.replace(c, binarize=binarize, out=out)
+
+
+@dataclasses.dataclass
+class LabelledImages:
+    images: np.ndarray  # float32 [N, H, W] in [0, 1], as the model is scored on them.
+    labels: np.ndarray
+    class_names: tuple[str, ...]
+    source: dict
+
+
+def load_images(c: VisualizeConfig) -> LabelledImages:
+    """The requested split of the run's data (or of --dataset), with labels."""
+    if c.model_dir is not None:
+        run = config_lib.load(os.path.join(c.model_dir, model_dir_lib.CONFIG))
+        data_config, seed = run.data, run.train.seed
+    else:
+        data_config, seed = config_lib.DataConfig(dataset=c.dataset, binarize=c.binarize), c.seed
+    if c.dataset is not None:
+        data_config = dataclasses.replace(data_config, dataset=c.dataset, data_dir=c.data_dir)
+    splits = data_lib.load_splits(data_config, seed)
+    images, labels = {
+        "train": (splits.train_images, splits.train_labels),
+        "validation": (splits.validation_images, splits.validation_labels),
+        "test": (splits.test_images, splits.test_labels),
+    }[c.split]
+    return LabelledImages(
+        images.astype(np.float32) / 255.0, labels, splits.class_names, splits.source
+    )
+
+
+def class_index(name: str, class_names: tuple[str, ...], labels: np.ndarray) -> int:
+    """A class given by index ("3") or by name ("Trouser"); ConfigError if not in the data."""
+    present = sorted(int(v) for v in np.unique(labels))
+    index = None
+    if name.strip().lstrip("-").isdigit():
+        index = int(name)
+    elif name in class_names:
+        index = class_names.index(name)
+    if index is None or index not in present:
+        names = ", ".join(
+            f"{i} ({class_names[i]})"
+            if i < len(class_names) and class_names[i] != str(i)
+            else str(i)
+            for i in present
+        )
+        raise ConfigError(f"class {name!r} is not in the data; its classes are {names}")
+    return index
