@@ -4,7 +4,7 @@ config.json      the resolved Config and the data source actually used
 metrics.json     final train / validation / test ELBO, reconstruction and KL
 checkpoints/     latest.keras and best.keras (lowest validation loss)
 saved_model/     TF SavedModel with the serving signatures (see export.py)
-logs/            TensorBoard event files (train/, validation/, images/)
+logs/            TensorBoard event files (train/, validation/, images/) and projector/
 figures/         PNG figures
 """
 
