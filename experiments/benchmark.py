@@ -61,9 +61,9 @@ def matmul_probe(tf, rows=4096, repeats=20):
     return 2 * rows * HIDDEN[-1] * PIXELS / seconds / 1e9
 
 
-def eval_scorers(tf, model, paths):
+def eval_scorers(model, paths):
     """{path name: scorer} for the evaluate command's path and the all-XLA alternative."""
-    from keras_vae import export, handles, importance
+    from keras_vae import export, handles
 
     scorers = {}
     if "graph" in paths:
@@ -71,14 +71,7 @@ def eval_scorers(tf, model, paths):
         export.export_saved_model(model, os.path.join(directory, "saved_model"))
         scorers["graph"] = handles.load_saved_model(os.path.join(directory, "saved_model"))
     if "xla" in paths:
-        scorer = handles.KerasHandle(model)
-        scorer._log_weights = tf.function(
-            lambda images, num_samples, seed: importance.log_weights(
-                model, images, num_samples, seed
-            ),
-            jit_compile=True,
-        )
-        scorers["xla"] = scorer
+        scorers["xla"] = handles.KerasHandle(model, jit_compile=True)
     return scorers
 
 
@@ -100,7 +93,7 @@ def benchmark_eval():
     images = (np.random.default_rng(0).random((FLAGS.eval_images, 28, 28)) < 0.13).astype(
         np.float32
     )
-    scorers = eval_scorers(tf, model, FLAGS.eval_paths)
+    scorers = eval_scorers(model, FLAGS.eval_paths)
     variants = [
         (p, int(r), int(w))
         for p in scorers
@@ -156,8 +149,8 @@ def machine():
     try:
         with open("/proc/cpuinfo") as f:
             lines = f.read().splitlines()
-        cpu = next(l.split(":", 1)[1].strip() for l in lines if l.startswith("model name"))
-        flags_line = next(l for l in lines if l.startswith("flags"))
+        cpu = next(s.split(":", 1)[1].strip() for s in lines if s.startswith("model name"))
+        flags_line = next(s for s in lines if s.startswith("flags"))
         vector = "avx512f" if " avx512f" in flags_line else "avx2" if " avx2" in flags_line else ""
         cpu = f"{cpu} ({vector})" if vector else cpu
     except (OSError, StopIteration):

@@ -10,7 +10,7 @@ import tensorflow as tf
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from keras_vae import figures, schedules
+from keras_vae import figures, latent, schedules
 
 
 class EpochSummary(keras.callbacks.Callback):
@@ -106,11 +106,6 @@ FIGURE_DPI = 80
 ENCODINGS_FIGSIZE = (6.0, 4.5)  # inches: 480x360 px at FIGURE_DPI
 
 
-def kl_per_dimension(mean: np.ndarray, log_variance: np.ndarray) -> np.ndarray:
-    """KL(q(z_i|x) || N(0, 1)) per latent dimension i, averaged over the images: [L]."""
-    return np.mean(0.5 * (mean**2 + np.exp(log_variance) - 1.0 - log_variance), axis=0)
-
-
 def manifold_latents(n: int, kl: np.ndarray) -> tuple[np.ndarray, tuple[int, ...], int]:
     """Latent points to decode for a manifold image: (z, the dimensions varied, columns).
 
@@ -123,7 +118,7 @@ def manifold_latents(n: int, kl: np.ndarray) -> tuple[np.ndarray, tuple[int, ...
     grid = figures.normal_quantile_grid(n)
     if latent_dims == 1:
         return grid[:n, :1], (0,), n
-    dims = (0, 1) if latent_dims == 2 else tuple(int(i) for i in np.argsort(-kl, kind="stable")[:2])
+    dims = (0, 1) if latent_dims == 2 else tuple(latent.most_informative_dimensions(kl, 2))
     z = np.zeros((n * n, latent_dims), np.float32)
     z[:, dims[0]], z[:, dims[1]] = grid[:, 0], grid[:, 1]
     return z, dims, n
@@ -144,14 +139,6 @@ def manifold_description(n: int, dims: tuple[int, ...], latent_dims: int) -> str
             f"on the test images, the other {latent_dims - 2} held at 0"
         )
     return text
-
-
-def principal_components(x: np.ndarray, k: int = 2) -> np.ndarray:
-    """x [N, D] centred and projected onto its first k principal components: [N, k]."""
-    centred = x - x.mean(axis=0)
-    # full_matrices: k directions even when N < k.
-    _, _, vt = np.linalg.svd(centred, full_matrices=True)
-    return centred @ vt[:k].T
 
 
 def figure_to_rgb(fig: Figure) -> np.ndarray:
@@ -177,7 +164,7 @@ def encodings_image(
         xy = means
         title, axes = "Test-set posterior means", ("z[0] (posterior mean)", "z[1] (posterior mean)")
     else:
-        xy = principal_components(means)
+        xy, _ = latent.principal_components(means)
         title = f"Test-set posterior means ({latent_dims}-D), PCA: first two components"
         axes = ("principal component 1", "principal component 2")
     # Not pyplot: no global figure state, and nothing to close.
@@ -253,7 +240,7 @@ class ImageSummaries(keras.callbacks.Callback):
         )
         sample_grid = figures.image_grid(self._decode(self.z), self.cols)
         n = self.manifold_size
-        z, dims, manifold_cols = manifold_latents(n, kl_per_dimension(mean, log_variance))
+        z, dims, manifold_cols = manifold_latents(n, latent.kl_per_dimension(mean, log_variance))
         manifold_grid = figures.image_grid(self._decode(z), manifold_cols, pad=0)
         with self.writer.as_default(step=epoch):
             tf.summary.image(

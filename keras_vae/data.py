@@ -18,6 +18,7 @@ import numpy as np
 
 from keras_vae import config as config_lib
 from keras_vae import idx
+from keras_vae import model_dir as model_dir_lib
 from keras_vae.errors import DataError, first_line
 
 BUNDLED_MNIST_DIR = os.path.join(os.path.dirname(__file__), "bundled_data", "mnist_sample")
@@ -57,12 +58,41 @@ class DataSplits:
     def image_shape(self) -> tuple[int, int]:
         return tuple(self.train_images.shape[1:])
 
+    def split(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """(images, labels) of "train", "validation" or "test", as the model is scored on them."""
+        if name == "train":
+            return self.training_images_for_evaluation(), self.train_labels
+        if name == "validation":
+            return self.validation_images, self.validation_labels
+        if name == "test":
+            return self.test_images, self.test_labels
+        raise ValueError(f"unknown split {name!r}: expected train, validation or test")
+
     def training_images_for_evaluation(self) -> np.ndarray:
         """The training images as they are scored: dynamically binarized runs train on
         fresh bits each step, so their training ELBO is reported on one fixed draw."""
         if self.source["binarize"] == "dynamic":
             return binarize(self.train_images, EVAL_BINARIZATION_SEED + 2)
         return self.train_images
+
+
+def load_model_data(
+    model_dir: str | None,
+    dataset: str | None,
+    data_dir: str | None,
+    binarize: str | None,
+    seed: int,
+) -> DataSplits:
+    """The data of a trained model: its run's data (from model_dir/config.json, with the
+    run's seed), or `dataset` (overriding the run's) binarized as `binarize` says."""
+    if model_dir is not None:
+        run = config_lib.load(os.path.join(model_dir, model_dir_lib.CONFIG))
+        data_config, seed = run.data, run.train.seed
+    else:
+        data_config = config_lib.DataConfig(dataset=dataset, binarize=binarize)
+    if dataset is not None:
+        data_config = dataclasses.replace(data_config, dataset=dataset, data_dir=data_dir)
+    return load_splits(data_config, seed)
 
 
 def host_reachable(url: str, timeout: float = CONNECT_TIMEOUT_SECONDS) -> bool:

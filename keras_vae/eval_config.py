@@ -5,7 +5,7 @@ import os
 
 from keras_vae import config as config_lib
 from keras_vae import model_dir as model_dir_lib
-from keras_vae.errors import ConfigError, ModelDirError
+from keras_vae.errors import ConfigError
 
 SPLITS = ("train", "validation", "test")
 
@@ -29,13 +29,6 @@ class EvalConfig:
     output: str | None = None
 
 
-def _is_run(path: str) -> bool:
-    return all(
-        os.path.exists(os.path.join(path, name))
-        for name in (model_dir_lib.CONFIG, model_dir_lib.SAVED_MODEL)
-    )
-
-
 def resolve(c: EvalConfig) -> EvalConfig:
     """Validates `c`; fills in the SavedModel and output paths of a model directory."""
     k = c.num_importance_samples
@@ -49,27 +42,9 @@ def resolve(c: EvalConfig) -> EvalConfig:
         raise ConfigError(f"seed must be in [0, 2**31), got {c.seed!r}")
     if c.dataset is not None:
         config_lib.dataset_kind(c.dataset)
-    if (c.model_dir is None) == (c.saved_model is None):
-        raise ConfigError("give exactly one of model_dir (a keras_vae run) or saved_model")
-    if c.model_dir is not None:
-        if not os.path.isdir(c.model_dir):
-            raise ModelDirError(f"model_dir {c.model_dir} does not exist")
-        if not _is_run(c.model_dir):
-            raise ModelDirError(
-                f"model_dir {c.model_dir} is not a keras_vae run (no config.json and saved_model/)"
-            )
-        return dataclasses.replace(
-            c,
-            saved_model=os.path.join(c.model_dir, model_dir_lib.SAVED_MODEL),
-            output=c.output or os.path.join(c.model_dir, "eval.json"),
-        )
-    if not os.path.exists(os.path.join(c.saved_model, "saved_model.pb")):
-        raise ModelDirError(f"saved_model {c.saved_model} is not a TF SavedModel directory")
-    if c.dataset is None:
-        raise ConfigError("a bare saved_model needs --dataset (the run's config is not there)")
-    binarize = c.binarize or "dynamic"
-    if binarize not in config_lib.BINARIZATIONS[1:]:
-        raise ConfigError(f"unknown binarize {binarize!r}: expected none, static or dynamic")
-    return dataclasses.replace(
-        c, binarize=binarize, output=c.output or os.path.join(c.saved_model, "eval.json")
+    saved_model, binarize = model_dir_lib.resolve_model_source(
+        c.model_dir, c.saved_model, c.dataset, c.binarize
     )
+    # A run's report goes into its directory; a bare SavedModel's beside its files.
+    output = c.output or os.path.join(c.model_dir or saved_model, "eval.json")
+    return dataclasses.replace(c, saved_model=saved_model, binarize=binarize, output=output)

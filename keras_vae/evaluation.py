@@ -16,9 +16,8 @@ import time
 
 import numpy as np
 
-from keras_vae import config as config_lib
 from keras_vae import data as data_lib
-from keras_vae import handles, latent
+from keras_vae import handles, inference, latent
 from keras_vae import model_dir as model_dir_lib
 from keras_vae.errors import DataError
 from keras_vae.eval_config import EvalConfig
@@ -57,12 +56,6 @@ class _RunningLogMeanExp:
 
     def result(self):
         return self.maximum + np.log(self.scaled_sum) - math.log(self.count)
-
-
-def posterior_statistics(scorer, images, batch_size=1000):
-    """Posterior means and log-variances of q(z|x) for every image."""
-    parts = [scorer.encode(images[i : i + batch_size]) for i in range(0, len(images), batch_size)]
-    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
 
 def active_units(mean):
@@ -137,7 +130,7 @@ def evaluate_images(
     """
     images = np.asarray(images, np.float32)
     start = time.perf_counter()
-    mean, log_variance = posterior_statistics(scorer, images)
+    mean, log_variance = inference.posterior(scorer, images)
     kl_dims = latent.kl_per_dimension(mean, log_variance)
     bounds, log_likelihoods = per_example_bounds(
         scorer, images, num_samples, seed, rows_per_call, progress
@@ -162,19 +155,8 @@ def evaluate_images(
 
 def load_images(c: EvalConfig):
     """The images of the requested split, float32 in [0, 1], and their data source record."""
-    if c.model_dir is not None:
-        run = config_lib.load(os.path.join(c.model_dir, model_dir_lib.CONFIG))
-        data_config, seed = run.data, run.train.seed
-    else:
-        data_config, seed = config_lib.DataConfig(dataset=c.dataset, binarize=c.binarize), c.seed
-    if c.dataset is not None:
-        data_config = dataclasses.replace(data_config, dataset=c.dataset, data_dir=c.data_dir)
-    splits = data_lib.load_splits(data_config, seed)
-    images = {
-        "train": splits.training_images_for_evaluation,
-        "validation": lambda: splits.validation_images,
-        "test": lambda: splits.test_images,
-    }[c.split]()
+    splits = data_lib.load_model_data(c.model_dir, c.dataset, c.data_dir, c.binarize, c.seed)
+    images, _ = splits.split(c.split)
     if c.max_examples:
         images = images[: c.max_examples]
     return images.astype(np.float32) / 255.0, splits.source

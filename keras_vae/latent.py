@@ -99,12 +99,15 @@ def principal_components(points: np.ndarray, count: int = 2):
     """
     points = np.asarray(points, np.float64)
     centred = points - points.mean(axis=0)
-    _, singular, components = np.linalg.svd(centred, full_matrices=False)
+    # full_matrices: `count` directions even with fewer points than that.
+    _, singular, components = np.linalg.svd(centred, full_matrices=True)
     components = components[:count]
     signs = np.sign(components[np.arange(len(components)), np.argmax(np.abs(components), axis=1)])
     components = components * signs[:, None]
-    variance = singular**2
-    ratio = variance[:count] / max(variance.sum(), 1e-300)
+    variance = np.zeros(count)
+    kept = min(count, len(singular))
+    variance[:kept] = singular[:kept] ** 2
+    ratio = variance / max(float(np.sum(singular**2)), 1e-300)
     return (centred @ components.T).astype(np.float32), ratio
 
 

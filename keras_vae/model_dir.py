@@ -13,7 +13,8 @@ import os
 import shutil
 import tempfile
 
-from keras_vae.errors import ModelDirError
+from keras_vae import config as config_lib
+from keras_vae.errors import ConfigError, ModelDirError
 
 CONFIG = "config.json"
 METRICS = "metrics.json"
@@ -102,3 +103,35 @@ def replace_tree(write, path: str) -> None:
 def read_json(path: str):
     with open(path) as f:
         return json.load(f)
+
+
+def resolve_model_source(
+    model_dir: str | None, saved_model: str | None, dataset: str | None, binarize: str | None
+) -> tuple[str, str | None]:
+    """Checks the model a command reads: a keras_vae run or a bare SavedModel.
+
+    Returns (the SavedModel's path, binarize). A run knows its data; a bare SavedModel
+    needs `dataset`, and `binarize` (default dynamic) says how the model was trained.
+    Raises ConfigError or ModelDirError with one line.
+    """
+    if (model_dir is None) == (saved_model is None):
+        raise ConfigError("give exactly one of model_dir (a keras_vae run) or saved_model")
+    if model_dir is not None:
+        if not os.path.isdir(model_dir):
+            raise ModelDirError(f"model_dir {model_dir} does not exist")
+        if not os.path.exists(os.path.join(model_dir, CONFIG)):
+            raise ModelDirError(f"model_dir {model_dir} is not a keras_vae run (no config.json)")
+        path = os.path.join(model_dir, SAVED_MODEL)
+        if not os.path.isdir(path):
+            raise ModelDirError(f"model_dir {model_dir} has no saved_model/ (unfinished run?)")
+        return path, binarize
+    if not os.path.isdir(saved_model):
+        raise ModelDirError(f"saved_model {saved_model} does not exist")
+    if not os.path.exists(os.path.join(saved_model, "saved_model.pb")):
+        raise ModelDirError(f"saved_model {saved_model} is not a TF SavedModel directory")
+    if dataset is None:
+        raise ConfigError("a bare saved_model needs --dataset (the run's config is not there)")
+    binarize = binarize or "dynamic"
+    if binarize not in config_lib.BINARIZATIONS[1:]:
+        raise ConfigError(f"unknown binarize {binarize!r}: expected none, static or dynamic")
+    return saved_model, binarize

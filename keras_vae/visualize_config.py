@@ -12,7 +12,7 @@ import numpy as np
 from keras_vae import config as config_lib
 from keras_vae import data as data_lib
 from keras_vae import model_dir as model_dir_lib
-from keras_vae.errors import ConfigError, ModelDirError
+from keras_vae.errors import ConfigError
 
 SPLITS = ("train", "validation", "test")
 
@@ -79,29 +79,13 @@ def resolve(c: VisualizeConfig) -> VisualizeConfig:
         raise ConfigError(f"seed must be in [0, 2**31), got {c.seed!r}")
     if c.dataset is not None:
         config_lib.dataset_kind(c.dataset)
-    if (c.model_dir is None) == (c.saved_model is None):
-        raise ConfigError("give exactly one of model_dir (a keras_vae run) or saved_model")
-    if c.model_dir is not None:
-        if not os.path.isdir(c.model_dir):
-            raise ModelDirError(f"model_dir {c.model_dir} does not exist")
-        if not os.path.exists(os.path.join(c.model_dir, model_dir_lib.CONFIG)):
-            raise ModelDirError(f"model_dir {c.model_dir} is not a keras_vae run (no config.json)")
-        saved_model = os.path.join(c.model_dir, model_dir_lib.SAVED_MODEL)
-        if not os.path.isdir(saved_model):
-            raise ModelDirError(f"model_dir {c.model_dir} has no saved_model/ (unfinished run?)")
-        out = c.out or os.path.join(c.model_dir, "figures")
-        return dataclasses.replace(c, saved_model=saved_model, out=out)
-    if not os.path.isdir(c.saved_model):
-        raise ModelDirError(f"saved_model {c.saved_model} does not exist")
-    if not os.path.exists(os.path.join(c.saved_model, "saved_model.pb")):
-        raise ModelDirError(f"saved_model {c.saved_model} is not a TF SavedModel directory")
-    if c.dataset is None:
-        raise ConfigError("a bare saved_model needs --dataset (the run's config is not there)")
-    binarize = c.binarize or "dynamic"
-    if binarize not in config_lib.BINARIZATIONS[1:]:
-        raise ConfigError(f"unknown binarize {binarize!r}: expected none, static or dynamic")
-    out = c.out or os.path.join(os.path.dirname(os.path.abspath(c.saved_model)), "figures")
-    return dataclasses.replace(c, binarize=binarize, out=out)
+    saved_model, binarize = model_dir_lib.resolve_model_source(
+        c.model_dir, c.saved_model, c.dataset, c.binarize
+    )
+    # DIR/figures for a run; figures/ beside a bare SavedModel's folder.
+    home = c.model_dir or os.path.dirname(os.path.abspath(saved_model))
+    out = c.out or os.path.join(home, "figures")
+    return dataclasses.replace(c, saved_model=saved_model, binarize=binarize, out=out)
 
 
 @dataclasses.dataclass
@@ -114,19 +98,8 @@ class LabelledImages:
 
 def load_images(c: VisualizeConfig) -> LabelledImages:
     """The requested split of the run's data (or of --dataset), with labels."""
-    if c.model_dir is not None:
-        run = config_lib.load(os.path.join(c.model_dir, model_dir_lib.CONFIG))
-        data_config, seed = run.data, run.train.seed
-    else:
-        data_config, seed = config_lib.DataConfig(dataset=c.dataset, binarize=c.binarize), c.seed
-    if c.dataset is not None:
-        data_config = dataclasses.replace(data_config, dataset=c.dataset, data_dir=c.data_dir)
-    splits = data_lib.load_splits(data_config, seed)
-    images, labels = {
-        "train": (splits.train_images, splits.train_labels),
-        "validation": (splits.validation_images, splits.validation_labels),
-        "test": (splits.test_images, splits.test_labels),
-    }[c.split]
+    splits = data_lib.load_model_data(c.model_dir, c.dataset, c.data_dir, c.binarize, c.seed)
+    images, labels = splits.split(c.split)
     return LabelledImages(
         images.astype(np.float32) / 255.0, labels, splits.class_names, splits.source
     )
