@@ -206,7 +206,7 @@ def load_raw(
             raise
         # MNIST is the default: a user without network still gets a run, on real digits.
         message = (
-            f"{e}; training on the bundled MNIST sample instead (5,000 training "
+            f"{e}; using the bundled MNIST sample instead (5,000 training "
             f"digits, not 60,000: numbers are not comparable with full-MNIST results)"
         )
         warnings.warn(message, stacklevel=2)
