@@ -42,10 +42,11 @@ def export_saved_model(model, path: str) -> None:
 
     def sample(num_samples, seed):
         # Stateless, so the same seed gives the same images in every process.
-        tf.debugging.assert_positive(num_samples, message="num_samples must be positive")
-        z = tf.random.stateless_normal(
-            tf.stack([num_samples, model.latent_dims]), seed=tf.stack([seed, 0])
-        )
+        checks = [tf.debugging.assert_positive(num_samples, message="num_samples must be positive")]
+        with tf.control_dependencies(checks):
+            z = tf.random.stateless_normal(
+                tf.stack([num_samples, model.latent_dims]), seed=tf.stack([seed, 0])
+            )
         return {"images": model.decode_images(z)}
 
     def reconstruct(images):
@@ -54,14 +55,22 @@ def export_saved_model(model, path: str) -> None:
         return {"images": model.decode_images(mean)}
 
     def interpolate(start_images, end_images, num_steps):
-        tf.debugging.assert_greater_equal(
-            num_steps, 2, message="num_steps must be at least 2 (the two ends)"
-        )
-        tf.debugging.assert_equal(
-            tf.shape(start_images)[0],
-            tf.shape(end_images)[0],
-            message="start_images and end_images must hold as many images",
-        )
+        checks = [
+            tf.debugging.assert_greater_equal(
+                num_steps, 2, message="num_steps must be at least 2 (the two ends)"
+            ),
+            tf.debugging.assert_equal(
+                tf.shape(start_images)[0],
+                tf.shape(end_images)[0],
+                message="start_images and end_images must hold as many images",
+            ),
+        ]
+        # Graph ops run in any order unless told: without this, a mismatched batch
+        # could fail first in the subtraction below with a message that names no input.
+        with tf.control_dependencies(checks):
+            start_images = tf.identity(start_images)
+            end_images = tf.identity(end_images)
+            num_steps = tf.identity(num_steps)
         start, _ = model.encode(checked_images(start_images))
         end, _ = model.encode(checked_images(end_images))
         t = tf.reshape(tf.linspace(0.0, 1.0, num_steps), [1, -1, 1])
