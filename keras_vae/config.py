@@ -16,6 +16,10 @@ LIKELIHOODS = ("bernoulli", "gaussian")
 GAUSSIAN_VARIANCES = ("fixed", "learned")
 BINARIZATIONS = ("auto", "none", "static", "dynamic")
 OBJECTIVES = ("elbo", "iwae")
+JIT_COMPILE = ("auto", "on", "off")
+# The training input pipelines of keras_vae/pipeline.py (listed here to validate
+# without importing TensorFlow).
+PIPELINES = ("batched", "per_example")
 ACTIVATIONS = ("relu", "tanh", "elu", "gelu", "selu", "silu", "softplus", "sigmoid", "leaky_relu")
 
 # The tfds data sets that hold 28x28 grey-scale images with integer labels.
@@ -80,6 +84,23 @@ class TrainConfig:
     # beta from 0 over kl_warmup_epochs, the capacity target from 0 over capacity_epochs.
     kl_warmup_epochs: int = 0
     capacity_epochs: int = 0
+    # Speed (results/benchmark.md measures each); none of them changes the maths.
+    # XLA for the train step: "auto" is on with a GPU and off on CPU, where XLA's matmul
+    # made the step 6x slower on our 2-core machines.
+    jit_compile: str = "auto"
+    # Train steps per call into the compiled function (Keras' steps_per_execution).
+    steps_per_execution: int = 32
+    # "batched" gathers whole uint8 batches and converts them in the model's graph;
+    # "per_example" is the textbook tf.data pipeline (see keras_vae/pipeline.py).
+    input_pipeline: str = "batched"
+    # Adam's update as TensorFlow's fused kernel (keras_vae/optimizers.py) or Keras' ops.
+    fused_optimizer: bool = True
+    # TensorFlow's thread pools; 0 leaves TensorFlow's choice (one thread per core).
+    intra_op_threads: int = 0
+    inter_op_threads: int = 0
+    # bfloat16 compute with float32 weights and losses, for GPUs (slow on CPUs without
+    # bfloat16 instructions).
+    mixed_precision: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -256,6 +277,32 @@ def validate_train(t: TrainConfig) -> None:
         _is_int(t.capacity_epochs) and t.capacity_epochs >= 0,
         f"capacity_epochs must be an integer >= 0, got {t.capacity_epochs!r}",
     )
+    _require(
+        t.jit_compile in JIT_COMPILE,
+        f"jit_compile must be one of {', '.join(JIT_COMPILE)}, got {t.jit_compile!r}",
+    )
+    _require(
+        _is_int(t.steps_per_execution) and t.steps_per_execution >= 1,
+        f"steps_per_execution must be a positive integer, got {t.steps_per_execution!r}",
+    )
+    _require(
+        t.input_pipeline in PIPELINES,
+        f"unknown input_pipeline {t.input_pipeline!r}: expected one of {', '.join(PIPELINES)}",
+    )
+    _require(
+        isinstance(t.fused_optimizer, bool),
+        f"fused_optimizer must be true or false, got {t.fused_optimizer!r}",
+    )
+    _require(
+        isinstance(t.mixed_precision, bool),
+        f"mixed_precision must be true or false, got {t.mixed_precision!r}",
+    )
+    for name in ("intra_op_threads", "inter_op_threads"):
+        value = getattr(t, name)
+        _require(
+            _is_int(value) and 0 <= value <= 1024,
+            f"{name} must be an integer from 0 (TensorFlow's choice) to 1024, got {value!r}",
+        )
 
 
 def validate_schedules(m: ModelConfig, t: TrainConfig) -> None:

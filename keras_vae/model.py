@@ -78,7 +78,11 @@ class Encoder(layers.Layer):
     def call(self, x):
         for layer in self.hidden:
             x = layer(x)
-        return self.mean_head(x), self.log_variance_head(x)
+        # float32 whatever the compute dtype: the KL and the sampling need the range.
+        return (
+            ops.cast(self.mean_head(x), "float32"),
+            ops.cast(self.log_variance_head(x), "float32"),
+        )
 
     def get_config(self):
         return {
@@ -135,12 +139,15 @@ class Decoder(layers.Layer):
         h = z
         for layer in self.hidden:
             h = layer(h)
+        # The likelihood is computed in float32 whatever the compute dtype (mixed precision).
+        output = ops.cast(self.output_head(h), "float32")
         if self.likelihood == "bernoulli":
-            return {"logits": self.output_head(h)}
-        params = {"mean": ops.sigmoid(self.output_head(h))}
+            return {"logits": output}
+        params = {"mean": ops.sigmoid(output)}
         if self.log_variance_head is not None:
             floor = self.MIN_LOG_VARIANCE
-            params["log_variance"] = floor + ops.softplus(self.log_variance_head(h) - floor)
+            log_variance = ops.cast(self.log_variance_head(h), "float32")
+            params["log_variance"] = floor + ops.softplus(log_variance - floor)
         return params
 
     def get_config(self):
@@ -433,6 +440,15 @@ class VAE(keras.Model):
         }
 
 
+def to_unit_float(images):
+    """uint8 pixels -> float32 in [0, 1]; the one conversion that every path uses."""
+    return ops.cast(images, "float32") / 255.0
+
+
 def _images_of(data):
     # Datasets may yield images alone or (images, labels) pairs; labels are unused.
-    return data[0] if isinstance(data, (tuple, list)) else data
+    # uint8 batches (keras_vae's pipelines) become floats here, in the model's graph.
+    images = data[0] if isinstance(data, (tuple, list)) else data
+    if images.dtype == "uint8":
+        return to_unit_float(images)
+    return images

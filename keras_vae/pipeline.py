@@ -1,31 +1,91 @@
-"""tf.data pipelines that feed in-memory uint8 images to the model as float32 in [0, 1]."""
+"""tf.data pipelines that feed in-memory uint8 images to the model.
+
+Training batches follow one shuffled order per epoch, `epoch_order(n, seed, epoch)`,
+whichever pipeline builds them, so the two give the same batches:
+- "batched" (the default): one gather per batch from the stored uint8 array. The model
+  converts the bytes to floats in its own graph (`model.to_unit_float`), so the pipeline
+  does one small op per batch and moves a quarter of the bytes.
+- "per_example": the textbook pipeline, which reads example by example, batches and
+  converts to float32 in tf.data. It is kept to measure against (experiments/benchmark.py).
+"""
+
+import math
 
 import numpy as np
 import tensorflow as tf
 
+from keras_vae.config import PIPELINES
+from keras_vae.model import to_unit_float
 
-def _to_unit_float(images):
-    return tf.cast(images, tf.float32) / 255.0
+
+def steps_per_epoch(num_examples: int, batch_size: int) -> int:
+    """Batches per epoch; the last one may be smaller."""
+    return math.ceil(num_examples / batch_size)
 
 
-def training_dataset(images: np.ndarray, batch_size: int, seed: int) -> tf.data.Dataset:
-    """Shuffled (differently each epoch, reproducibly for `seed`) batches of images."""
-    # The arrays already sit in memory as uint8, so there is nothing for .cache() to
-    # save; converting to float after batching keeps the shuffle buffer 4x smaller.
+def epoch_order(num_examples, seed, epoch):
+    """The order in which epoch `epoch` visits the examples: a permutation, a function of
+    (seed, epoch) only, so a run's batches do not depend on the pipeline or the process."""
+    keys = tf.random.stateless_uniform(
+        [num_examples], seed=tf.stack([tf.cast(seed, tf.int64), tf.cast(epoch, tf.int64)])
+    )
+    return tf.argsort(keys, stable=True)
+
+
+def _stored(images: np.ndarray) -> tf.Variable:
+    # A variable, not a constant: tf.data would copy a constant into every function's
+    # graph, which is slow for 50 MB and fails beyond 2 GB.
+    return tf.Variable(images, trainable=False, name="images")
+
+
+def training_dataset(
+    images: np.ndarray,
+    batch_size: int,
+    seed: int,
+    pipeline: str = "batched",
+    first_epoch: int = 0,
+) -> tf.data.Dataset:
+    """One epoch of batches per pass; pass e (from `first_epoch`) is in `epoch_order`.
+
+    The dataset counts its passes: each new iterator (Keras makes one per epoch) takes
+    the next epoch's order. An epoch is a finite dataset, not a slice of an endless one,
+    because Keras rounds steps_per_epoch up to a multiple of steps_per_execution.
+    """
+    if pipeline not in PIPELINES:
+        raise ValueError(f"pipeline must be one of {PIPELINES}, got {pipeline!r}")
+    if images.dtype != np.uint8:
+        raise ValueError(f"images must be uint8, got {images.dtype}")
+    n = len(images)
+    stored = _stored(images)
+    steps = steps_per_epoch(n, batch_size)
+    passes = tf.Variable(tf.constant(first_epoch, tf.int64), trainable=False, name="epoch")
+
+    def batches_of_next_epoch(_):
+        order = epoch_order(n, seed, passes.assign_add(1) - 1)
+        if pipeline == "per_example":
+            return (
+                tf.data.Dataset.from_tensor_slices(order)
+                .map(lambda i: tf.gather(stored, i))
+                .batch(batch_size)
+                .map(to_unit_float)
+            )
+        return tf.data.Dataset.range(steps).map(
+            lambda step: tf.gather(stored, order[step * batch_size : (step + 1) * batch_size])
+        )
+
     return (
-        tf.data.Dataset.from_tensor_slices(images)
-        .shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
-        .batch(batch_size)
-        .map(_to_unit_float, num_parallel_calls=tf.data.AUTOTUNE)
+        tf.data.Dataset.from_tensors(0)
+        .flat_map(batches_of_next_epoch)
+        # Keras needs the length: without it, it learns of an epoch's end by one more
+        # train-step call that fails, and that call still advances the step counter and
+        # the model's random-number state.
+        .apply(tf.data.experimental.assert_cardinality(steps))
         .prefetch(tf.data.AUTOTUNE)
     )
 
 
 def evaluation_dataset(images: np.ndarray, batch_size: int) -> tf.data.Dataset:
-    """Batches of images in their stored order."""
-    return (
-        tf.data.Dataset.from_tensor_slices(images)
-        .batch(batch_size)
-        .map(_to_unit_float, num_parallel_calls=tf.data.AUTOTUNE)
-        .prefetch(tf.data.AUTOTUNE)
-    )
+    """uint8 batches of images in their stored order (the model converts them)."""
+    if images.dtype != np.uint8:
+        raise ValueError(f"images must be uint8, got {images.dtype}")
+    return tf.data.Dataset.from_tensor_slices(images).batch(batch_size).prefetch(tf.data.AUTOTUNE)

@@ -96,6 +96,41 @@ flags.DEFINE_integer(
     _T.capacity_epochs,
     "Epochs over which C rises linearly from 0 to --capacity_max: C = C_max * min(1, e / N).",
 )
+# Speed: each optimization can be turned off (results/benchmark.md measures them).
+flags.DEFINE_enum(
+    "jit_compile",
+    _T.jit_compile,
+    list(config_lib.JIT_COMPILE),
+    "XLA-compile the train step: auto (on with a GPU, off on CPU, where it is slower), on, off.",
+)
+flags.DEFINE_integer(
+    "steps_per_execution", _T.steps_per_execution, "Train steps per call of the compiled step."
+)
+flags.DEFINE_enum(
+    "input_pipeline",
+    _T.input_pipeline,
+    list(config_lib.PIPELINES),
+    "batched: uint8 batches converted in the model's graph; per_example: the textbook "
+    "tf.data pipeline. Both give the same batches.",
+)
+flags.DEFINE_boolean(
+    "fused_optimizer",
+    _T.fused_optimizer,
+    "Adam's update as TensorFlow's fused kernel (--nofused_optimizer: Keras' ops).",
+)
+flags.DEFINE_integer(
+    "intra_op_threads", _T.intra_op_threads, "Threads per TensorFlow op; 0: TensorFlow's choice."
+)
+flags.DEFINE_integer(
+    "inter_op_threads",
+    _T.inter_op_threads,
+    "TensorFlow ops run at once; 0: TensorFlow's choice.",
+)
+flags.DEFINE_boolean(
+    "mixed_precision",
+    _T.mixed_precision,
+    "bfloat16 compute with float32 weights and losses (for GPUs; slow on most CPUs).",
+)
 flags.DEFINE_string(
     "model_dir",
     None,
@@ -139,6 +174,13 @@ def config_from_flags() -> config_lib.Config:
             verbose=FLAGS.verbose,
             kl_warmup_epochs=FLAGS.kl_warmup_epochs,
             capacity_epochs=FLAGS.capacity_epochs,
+            jit_compile=FLAGS.jit_compile,
+            steps_per_execution=FLAGS.steps_per_execution,
+            input_pipeline=FLAGS.input_pipeline,
+            fused_optimizer=FLAGS.fused_optimizer,
+            intra_op_threads=FLAGS.intra_op_threads,
+            inter_op_threads=FLAGS.inter_op_threads,
+            mixed_precision=FLAGS.mixed_precision,
         ),
         model_dir=model_dir_path,
     )

@@ -5,6 +5,7 @@
 is what `python -m keras_vae.train` runs, and what tests call with tiny configs.
 """
 
+import contextlib
 import os
 import statistics
 import sys
@@ -18,7 +19,16 @@ import keras_vae
 from keras_vae import callbacks as callbacks_lib
 from keras_vae import config as config_lib
 from keras_vae import data as data_lib
-from keras_vae import export, figures, inference, model_dir, pipeline, projector, schedules
+from keras_vae import (
+    export,
+    figures,
+    inference,
+    model_dir,
+    optimizers,
+    pipeline,
+    projector,
+    schedules,
+)
 from keras_vae.model import VAE
 
 NUM_FIGURE_EXAMPLES = 30
@@ -30,8 +40,28 @@ NUM_SUMMARY_ENCODINGS = 1000
 NUM_PROJECTOR_POINTS = 2000
 
 
+@contextlib.contextmanager
+def _dtype_policy(name: str | None):
+    # Keras layers take the global policy when they are created; the model's sublayers
+    # are created in VAE.__init__, so the policy is set around it and then put back.
+    if name is None:
+        yield
+        return
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(name)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
 def build_model(config: config_lib.Config, image_shape: tuple[int, int]) -> VAE:
     """The VAE that `config` describes, for images of `image_shape`."""
+    with _dtype_policy("mixed_bfloat16" if config.train.mixed_precision else None):
+        return _build_model(config, image_shape)
+
+
+def _build_model(config: config_lib.Config, image_shape: tuple[int, int]) -> VAE:
     m = config.model
     return VAE(
         image_shape=image_shape,
@@ -48,6 +78,55 @@ def build_model(config: config_lib.Config, image_shape: tuple[int, int]) -> VAE:
         num_samples=m.num_samples,
         capacity_max=m.capacity_max,
         capacity_gamma=m.capacity_gamma,
+    )
+
+
+def configure_threads(train: config_lib.TrainConfig) -> None:
+    """Sizes TensorFlow's thread pools as `train` asks (0: TensorFlow's choice).
+
+    They can only be set before TensorFlow starts its runtime; in a process where it
+    already has (a notebook, the tests), a different request is reported, not applied.
+    """
+    threading = tf.config.threading
+    pools = {
+        "intra_op_threads": (
+            train.intra_op_threads,
+            threading.get_intra_op_parallelism_threads,
+            threading.set_intra_op_parallelism_threads,
+        ),
+        "inter_op_threads": (
+            train.inter_op_threads,
+            threading.get_inter_op_parallelism_threads,
+            threading.set_inter_op_parallelism_threads,
+        ),
+    }
+    for name, (requested, current, set_threads) in pools.items():
+        if requested in (0, current()):
+            continue
+        try:
+            set_threads(requested)
+        except RuntimeError:
+            print(
+                f"warning: {name}={requested} not applied: TensorFlow is already running "
+                "in this process (it applies to a fresh one)",
+                file=sys.stderr,
+            )
+
+
+def use_jit_compile(setting: str) -> bool:
+    """'on'/'off', or for 'auto': XLA with a GPU, TensorFlow's own kernels on CPU."""
+    if setting == "auto":
+        return bool(tf.config.list_physical_devices("GPU"))
+    return setting == "on"
+
+
+def compile_model(model: VAE, train: config_lib.TrainConfig) -> None:
+    """Gives `model` its optimizer and the speed settings of `train`."""
+    optimizer_class = optimizers.FusedAdam if train.fused_optimizer else keras.optimizers.Adam
+    model.compile(
+        optimizer=optimizer_class(learning_rate=train.learning_rate, epsilon=train.adam_epsilon),
+        jit_compile=use_jit_compile(train.jit_compile),
+        steps_per_execution=train.steps_per_execution,
     )
 
 
@@ -124,13 +203,10 @@ def train_and_evaluate(
     )
 
     train = config.train
+    configure_threads(train)
     keras.utils.set_random_seed(train.seed)
     model = build_model(config, splits.image_shape)
-    model.compile(
-        optimizer=keras.optimizers.Adam(
-            learning_rate=train.learning_rate, epsilon=train.adam_epsilon
-        )
-    )
+    compile_model(model, train)
     summary = callbacks_lib.EpochSummary(train.epochs)
     logs = os.path.join(path, model_dir.LOGS)
     fit_callbacks = [
@@ -157,7 +233,9 @@ def train_and_evaluate(
     ]
     start = time.perf_counter()
     model.fit(
-        pipeline.training_dataset(splits.train_images, train.batch_size, train.seed),
+        pipeline.training_dataset(
+            splits.train_images, train.batch_size, train.seed, train.input_pipeline
+        ),
         validation_data=pipeline.evaluation_dataset(splits.validation_images, train.batch_size),
         epochs=train.epochs,
         callbacks=fit_callbacks,

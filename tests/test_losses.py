@@ -19,8 +19,8 @@ def _rng(seed=0):
     return np.random.default_rng(seed)
 
 
-def _sigmoid(l):
-    return 1.0 / (1.0 + np.exp(-l))
+def _sigmoid(logits):
+    return 1.0 / (1.0 + np.exp(-logits))
 
 
 def _ref_bernoulli(x, logits):
