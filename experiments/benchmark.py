@@ -1,7 +1,15 @@
 """Speed of keras_vae against the machine's matmul roofline, measured in one run.
 
+    python experiments/benchmark.py --part=train --out=results/benchmark_train.json
     python experiments/benchmark.py --part=eval --eval_k=5000 --eval_images=300 \
         --out=results/benchmark_eval.json
+
+Training (--part=train, experiments/benchmark_training.py): examples per second of the
+784-512-256-2 VAE on binarized Fashion-MNIST at each batch size, for keras_vae's
+defaults, each of its optimizations turned off in turn, a plain Keras fit and, when
+PyTorch is importable, PyTorch eager and torch.compile; with the first-epoch overhead
+and the fraction of the roofline (the model's matmul FLOPs at the rate of a large
+matmul probe in the same process).
 
 Evaluation (--part=eval): the importance-weighted NLL of the IWAE protocol's
 784-200-200-50 model (random weights: the time does not depend on them) with k samples
@@ -25,9 +33,25 @@ import sys
 import tempfile
 import time
 
+import benchmark_training
 from absl import app, flags
 
-flags.DEFINE_enum("part", "eval", ["eval"], "What to measure.")
+flags.DEFINE_list("part", ["train", "eval"], "What to measure: train and/or eval.")
+flags.DEFINE_list("train_batch_sizes", ["128", "1024"], "Training batch sizes.")
+flags.DEFINE_list(
+    "train_variants",
+    list(benchmark_training.ABLATIONS),
+    "keras_vae variants: " + ", ".join(benchmark_training.ABLATIONS),
+)
+flags.DEFINE_list("train_frameworks", ["keras_vae", "torch"], "keras_vae and/or torch.")
+flags.DEFINE_string(
+    "train_data",
+    os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "fashion_mnist"),
+    "Folder of MNIST-format IDX files whose training images are used.",
+)
+flags.DEFINE_integer("train_examples", 0, "Use the first this many images; 0: all.")
+flags.DEFINE_integer("intra_op_threads", 0, "TensorFlow threads per op; 0: its choice.")
+flags.DEFINE_integer("inter_op_threads", 0, "TensorFlow ops at once; 0: its choice.")
 flags.DEFINE_integer("eval_k", 5000, "Importance samples per image.")
 flags.DEFINE_integer("eval_images", 300, "Images timed per round.")
 flags.DEFINE_integer("eval_total_images", 10000, "Images the projected time is for.")
@@ -157,7 +181,20 @@ def machine():
         pass
     import tensorflow as tf
 
-    return {"cpu": cpu, "cores": os.cpu_count(), "tensorflow": tf.__version__}
+    facts = {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "tensorflow": tf.__version__,
+        "intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads(),
+        "inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads(),
+        "gpus": len(tf.config.list_physical_devices("GPU")),
+    }
+    if benchmark_training.torch_available():
+        import torch
+
+        facts["torch"] = torch.__version__
+        facts["torch_threads"] = torch.get_num_threads()
+    return facts
 
 
 def print_eval(result):
@@ -180,15 +217,43 @@ def print_eval(result):
         )
 
 
+def benchmark_train():
+    unknown = set(FLAGS.train_variants) - set(benchmark_training.ABLATIONS)
+    if unknown:
+        raise app.UsageError(f"unknown --train_variants {sorted(unknown)}")
+    images = benchmark_training.load_images(FLAGS.train_data, FLAGS.train_examples)
+    return benchmark_training.run(
+        images,
+        [int(b) for b in FLAGS.train_batch_sizes],
+        FLAGS.train_variants,
+        FLAGS.train_frameworks,
+        FLAGS.repeats,
+    )
+
+
 def main(argv):
     del argv
+    unknown = set(FLAGS.part) - {"train", "eval"}
+    if unknown:
+        raise app.UsageError(f"unknown --part {sorted(unknown)}: expected train and/or eval")
     from keras_vae import cli
 
     cli.quiet_start("benchmark")
+    import tensorflow as tf
+
+    # Before TensorFlow's runtime starts: afterwards the pools cannot be resized.
+    if FLAGS.intra_op_threads:
+        tf.config.threading.set_intra_op_parallelism_threads(FLAGS.intra_op_threads)
+    if FLAGS.inter_op_threads:
+        tf.config.threading.set_inter_op_parallelism_threads(FLAGS.inter_op_threads)
     result = {"machine": machine(), "command": " ".join(sys.argv)}
-    result["eval"] = benchmark_eval()
     print(f"machine: {result['machine']}")
-    print_eval(result["eval"])
+    if "train" in FLAGS.part:
+        result["train"] = benchmark_train()
+        benchmark_training.print_table(result["train"])
+    if "eval" in FLAGS.part:
+        result["eval"] = benchmark_eval()
+        print_eval(result["eval"])
     if FLAGS.out:
         with open(FLAGS.out, "w") as f:
             json.dump(result, f, indent=2)

@@ -1,0 +1,262 @@
+"""Training speed of keras_vae, its ablations and PyTorch, for experiments/benchmark.py.
+
+Every variant trains the same 784-512-256-2 ReLU VAE (Bernoulli likelihood, dynamic
+binarization, Adam at 1e-3) on the same uint8 images. Each variant keeps its own model
+and is timed one epoch at a time: first the first epoch of every variant (tracing,
+compilation, warm-up), then `repeats` rounds in which the variants take turns, so a slow
+minute on a shared machine hurts them all alike. Examples per second are over the
+median of the steady epochs.
+
+PyTorch (eager and torch.compile) runs when it is importable; it is a benchmark-only
+extra (pip install 'keras_vae[benchmark]'), never a dependency of the package.
+"""
+
+import dataclasses
+import itertools
+import statistics
+import time
+
+import numpy as np
+
+HIDDEN = (512, 256)
+LATENT = 2
+PIXELS = 784
+LEARNING_RATE = 1e-3
+ADAM_EPSILON = 1e-7  # Keras' default; PyTorch's is 1e-8, set to match.
+
+# keras_vae's defaults, and the single option each ablation turns off.
+FAST = {
+    "jit_compile": "off",
+    "input_pipeline": "batched",
+    "fused_optimizer": True,
+    "steps_per_execution": 32,
+}
+ABLATIONS = {
+    "keras_vae": {},
+    "jit_compile on": {"jit_compile": "on"},
+    "per-example pipeline": {"input_pipeline": "per_example"},
+    "Keras Adam": {"fused_optimizer": False},
+    "steps_per_execution 1": {"steps_per_execution": 1},
+    # What a straightforward Keras 3 fit does: XLA (Keras' "auto" on TensorFlow), a
+    # per-example tf.data pipeline, one step per call and Keras' Adam.
+    "plain Keras fit": {
+        "jit_compile": "on",
+        "input_pipeline": "per_example",
+        "fused_optimizer": False,
+        "steps_per_execution": 1,
+    },
+}
+
+
+def layer_sizes():
+    """(inputs, outputs) of every dense layer, encoder then decoder."""
+    encoder = [*itertools.pairwise([PIXELS, *HIDDEN]), (HIDDEN[-1], LATENT), (HIDDEN[-1], LATENT)]
+    decoder = list(itertools.pairwise([LATENT, *HIDDEN[::-1], PIXELS]))
+    return encoder + decoder
+
+
+def training_flops_per_example():
+    """Matmul FLOPs of one training example: the forward pass, the weight gradients and
+    the input gradients of every layer but the first (the images need none)."""
+    forward = sum(2 * a * b for a, b in layer_sizes())
+    return 3 * forward - 2 * PIXELS * HIDDEN[0]
+
+
+@dataclasses.dataclass
+class Timing:
+    framework: str
+    variant: str
+    batch_size: int
+    epoch_seconds: list
+
+    def row(self, num_examples, flops_per_example, probe_gflops):
+        steady = statistics.median(self.epoch_seconds[1:])
+        examples_per_second = num_examples / steady
+        return {
+            "framework": self.framework,
+            "variant": self.variant,
+            "batch_size": self.batch_size,
+            "examples_per_second": examples_per_second,
+            "first_epoch_seconds": self.epoch_seconds[0],
+            "steady_epoch_seconds": steady,
+            "first_epoch_ratio": self.epoch_seconds[0] / steady,
+            "roofline_fraction": examples_per_second * flops_per_example / (probe_gflops * 1e9),
+            "epoch_seconds": self.epoch_seconds,
+        }
+
+
+def keras_trainer(images, batch_size, options, seed=0):
+    """A function that trains one more epoch of a fresh keras_vae model, as train does."""
+    import keras
+
+    from keras_vae import config as config_lib
+    from keras_vae import pipeline, training
+
+    train = config_lib.TrainConfig(batch_size=batch_size, seed=seed, **{**FAST, **options})
+    config = config_lib.Config(
+        model=config_lib.ModelConfig(latent_dims=LATENT, hidden_units=HIDDEN),
+        train=train,
+        model_dir="unused",
+    )
+    keras.utils.set_random_seed(seed)
+    model = training.build_model(config, images.shape[1:])
+    model.binarize_training_inputs = True
+    training.compile_model(model, train)
+    dataset = pipeline.training_dataset(images, batch_size, seed, train.input_pipeline)
+
+    def epoch():
+        model.fit(dataset, epochs=1, verbose=0, shuffle=False)
+
+    return epoch
+
+
+def torch_trainer(images, batch_size, compiled, seed=0):
+    """The same model, data handling and optimizer in PyTorch; one epoch per call."""
+    import torch
+    from torch import nn
+
+    torch.manual_seed(seed)
+
+    class VAE(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.encoder = nn.Sequential(
+                nn.Linear(PIXELS, HIDDEN[0]), nn.ReLU(), nn.Linear(*HIDDEN), nn.ReLU()
+            )
+            self.mean = nn.Linear(HIDDEN[-1], LATENT)
+            self.log_variance = nn.Linear(HIDDEN[-1], LATENT)
+            self.decoder = nn.Sequential(
+                nn.Linear(LATENT, HIDDEN[1]),
+                nn.ReLU(),
+                nn.Linear(HIDDEN[1], HIDDEN[0]),
+                nn.ReLU(),
+                nn.Linear(HIDDEN[0], PIXELS),
+            )
+
+        def forward(self, x):
+            h = self.encoder(x)
+            mean, log_variance = self.mean(h), self.log_variance(h)
+            z = mean + torch.exp(0.5 * log_variance) * torch.randn_like(mean)
+            logits = self.decoder(z)
+            reconstruction = nn.functional.binary_cross_entropy_with_logits(
+                logits, x, reduction="none"
+            ).sum(-1)
+            kl = -0.5 * (1 + log_variance - mean.square() - log_variance.exp()).sum(-1)
+            return (reconstruction + kl).mean()
+
+    model = VAE()
+    optimizer = torch.optim.Adam(model.parameters(), lr=LEARNING_RATE, eps=ADAM_EPSILON)
+
+    def step(x):
+        optimizer.zero_grad(set_to_none=True)
+        loss = model(x)
+        loss.backward()
+        optimizer.step()
+        return loss
+
+    step_fn = torch.compile(step) if compiled else step
+    stored = torch.from_numpy(images.reshape(len(images), -1))
+    generator = torch.Generator().manual_seed(seed)
+
+    def epoch():
+        order = torch.randperm(len(stored), generator=generator)
+        for start in range(0, len(stored), batch_size):
+            x = stored[order[start : start + batch_size]].float() / 255.0
+            step_fn(torch.bernoulli(x))
+
+    return epoch
+
+
+def torch_available():
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def matmul_probes(repeats=10):
+    """GFLOP/s of large fp32 matmuls: the biggest layer at batch 1024, and 2048^3."""
+    import tensorflow as tf
+
+    shapes = {"layer [1024,784]x[784,512]": (1024, PIXELS, HIDDEN[0]), "square 2048": (2048,) * 3}
+    results = {}
+    for name, (m, k, n) in shapes.items():
+        a, b = tf.random.normal([m, k]), tf.random.normal([k, n])
+        product = tf.function(lambda a=a, b=b: tf.reduce_sum(tf.matmul(a, b)))
+        product().numpy()
+        start = time.perf_counter()
+        for _ in range(repeats):
+            product().numpy()
+        results[name] = 2 * m * k * n * repeats / (time.perf_counter() - start) / 1e9
+    return results
+
+
+def run(images, batch_sizes, variants, frameworks, repeats):
+    """Times every (framework, variant, batch size); returns rows and the probes."""
+    trainers = {}
+    for batch_size in batch_sizes:
+        if "keras_vae" in frameworks:
+            for name in variants:
+                trainers[("keras_vae", name, batch_size)] = keras_trainer(
+                    images, batch_size, ABLATIONS[name]
+                )
+        if "torch" in frameworks and torch_available():
+            trainers[("torch", "eager", batch_size)] = torch_trainer(images, batch_size, False)
+            trainers[("torch", "torch.compile", batch_size)] = torch_trainer(
+                images, batch_size, True
+            )
+    timings = {key: Timing(*key, epoch_seconds=[]) for key in trainers}
+    rounds = 1 + repeats  # The first epoch, then the steady ones.
+    probes = []
+    for _ in range(rounds):
+        probes.append(matmul_probes())
+        for key, epoch in trainers.items():
+            start = time.perf_counter()
+            epoch()
+            timings[key].epoch_seconds.append(time.perf_counter() - start)
+    probe = {name: statistics.median(p[name] for p in probes) for name in probes[0]}
+    gflops = max(probe.values())
+    flops = training_flops_per_example()
+    rows = [t.row(len(images), flops, gflops) for t in timings.values()]
+    return {
+        "part": "train",
+        "model": f"{PIXELS}-{'-'.join(map(str, HIDDEN))}-{LATENT}",
+        "examples": len(images),
+        "repeats": repeats,
+        "flops_per_example": flops,
+        "matmul_probe_gflops": probe,
+        "roofline_gflops": gflops,
+        "roofline_examples_per_second": gflops * 1e9 / flops,
+        "rows": rows,
+    }
+
+
+def print_table(result):
+    print(
+        f"training: {result['model']}, {result['examples']} examples, median of "
+        f"{result['repeats']} steady epochs; {result['flops_per_example'] / 1e6:.2f} MFLOP "
+        f"per example"
+    )
+    probes = ", ".join(f"{k} {v:.0f}" for k, v in result["matmul_probe_gflops"].items())
+    print(
+        f"matmul probes (GFLOP/s): {probes} -> roofline "
+        f"{result['roofline_examples_per_second']:,.0f} examples/s"
+    )
+    print("| framework | variant | batch | examples/s | roofline | first epoch / steady |")
+    print("|---|---|---|---|---|---|")
+    for r in result["rows"]:
+        print(
+            f"| {r['framework']} | {r['variant']} | {r['batch_size']} | "
+            f"{r['examples_per_second']:,.0f} | {r['roofline_fraction']:.0%} | "
+            f"{r['first_epoch_seconds']:.1f} s / {r['steady_epoch_seconds']:.1f} s "
+            f"= {r['first_epoch_ratio']:.1f}x |"
+        )
+
+
+def load_images(folder, limit):
+    """Fashion-MNIST's training images as uint8 [N, 28, 28], the first `limit` if > 0."""
+    from keras_vae import idx
+
+    images, _ = idx.load_split(folder, "train")
+    return np.ascontiguousarray(images[:limit] if limit > 0 else images)
