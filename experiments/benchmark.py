@@ -50,6 +50,9 @@ flags.DEFINE_string(
     "Folder of MNIST-format IDX files whose training images are used.",
 )
 flags.DEFINE_integer("train_examples", 0, "Use the first this many images; 0: all.")
+flags.DEFINE_string(
+    "train_profile_dir", None, "Also profile one keras_vae epoch per batch size, here."
+)
 flags.DEFINE_integer("intra_op_threads", 0, "TensorFlow threads per op; 0: its choice.")
 flags.DEFINE_integer("inter_op_threads", 0, "TensorFlow ops at once; 0: its choice.")
 flags.DEFINE_integer("eval_k", 5000, "Importance samples per image.")
@@ -228,6 +231,7 @@ def benchmark_train():
         FLAGS.train_variants,
         FLAGS.train_frameworks,
         FLAGS.repeats,
+        profile_dir=FLAGS.train_profile_dir,
     )
 
 

@@ -192,7 +192,78 @@ def matmul_probes(repeats=10):
     return results
 
 
-def run(images, batch_sizes, variants, frameworks, repeats):
+def small_batch_matmul_probes(batch_size, repeats=50):
+    """GFLOP/s of the biggest layer's matmuls at `batch_size` rows: the forward product
+    and the weight gradient, whose inner dimension is the batch."""
+    import tensorflow as tf
+
+    shapes = {
+        f"forward [{batch_size},784]x[784,512]": (batch_size, PIXELS, HIDDEN[0]),
+        f"weight gradient [784,{batch_size}]x[{batch_size},512]": (PIXELS, batch_size, HIDDEN[0]),
+    }
+    results = {}
+    for name, (m, k, n) in shapes.items():
+        a, b = tf.random.normal([m, k]), tf.random.normal([k, n])
+
+        @tf.function
+        def products(a=a, b=b):
+            total = tf.constant(0.0)
+            for _ in tf.range(repeats):
+                total += tf.reduce_sum(tf.matmul(a, b))
+            return total
+
+        products().numpy()
+        start = time.perf_counter()
+        products().numpy()
+        results[name] = 2 * m * k * n * repeats / (time.perf_counter() - start) / 1e9
+    return results
+
+
+# Op types by where their time goes, for the profile of one keras_vae epoch.
+MATMUL_OPS = ("MatMul", "_FusedMatMul", "BatchMatMulV2")
+OPTIMIZER_OPS = ("ResourceApplyAdam",)
+
+
+def profile_epoch(epoch, logdir):
+    """Runs `epoch` under TensorFlow's profiler; the time per op type, summed over
+    TensorFlow's compute threads (ops on the two threads overlap, so the sum exceeds
+    the wall time), grouped into matmuls, the optimizer update and everything else."""
+    import collections
+    import glob
+
+    import tensorflow as tf
+    from tensorflow.tsl.profiler.protobuf import xplane_pb2
+
+    tf.profiler.experimental.start(logdir)
+    start = time.perf_counter()
+    epoch()
+    wall = time.perf_counter() - start
+    tf.profiler.experimental.stop()
+    space = xplane_pb2.XSpace()
+    with open(sorted(glob.glob(f"{logdir}/**/*.xplane.pb", recursive=True))[-1], "rb") as f:
+        space.ParseFromString(f.read())
+    seconds = collections.Counter()
+    for plane in space.planes:
+        names = {key: meta.name for key, meta in plane.event_metadata.items()}
+        for line in plane.lines:
+            if not line.name.startswith("tf_Compute"):
+                continue
+            for event in line.events:
+                name = names.get(event.metadata_id, "")
+                if name and name != "Process":
+                    seconds[name.split(":")[-1]] += event.duration_ps / 1e12
+    groups = collections.Counter()
+    for op, t in seconds.items():
+        group = "matmul" if op in MATMUL_OPS else "optimizer" if op in OPTIMIZER_OPS else "other"
+        groups[group] += t
+    return {
+        "wall_seconds": wall,
+        "thread_seconds": dict(groups),
+        "top_ops": dict(seconds.most_common(12)),
+    }
+
+
+def run(images, batch_sizes, variants, frameworks, repeats, profile_dir=None):
     """Times every (framework, variant, batch size); returns rows and the probes."""
     trainers = {}
     for batch_size in batch_sizes:
@@ -219,6 +290,13 @@ def run(images, batch_sizes, variants, frameworks, repeats):
     gflops = max(probe.values())
     flops = training_flops_per_example()
     rows = [t.row(len(images), flops, gflops) for t in timings.values()]
+    small_batch = {b: small_batch_matmul_probes(b) for b in batch_sizes}
+    profiles = {}
+    if profile_dir and "keras_vae" in frameworks and "keras_vae" in variants:
+        for b in batch_sizes:
+            profiles[b] = profile_epoch(
+                trainers[("keras_vae", "keras_vae", b)], f"{profile_dir}/{b}"
+            )
     return {
         "part": "train",
         "model": f"{PIXELS}-{'-'.join(map(str, HIDDEN))}-{LATENT}",
@@ -229,6 +307,8 @@ def run(images, batch_sizes, variants, frameworks, repeats):
         "roofline_gflops": gflops,
         "roofline_examples_per_second": gflops * 1e9 / flops,
         "rows": rows,
+        "batch_matmul_probe_gflops": small_batch,
+        "profiles": profiles,
     }
 
 
@@ -243,6 +323,15 @@ def print_table(result):
         f"matmul probes (GFLOP/s): {probes} -> roofline "
         f"{result['roofline_examples_per_second']:,.0f} examples/s"
     )
+    for b, p in result["batch_matmul_probe_gflops"].items():
+        print(f"batch {b} matmuls (GFLOP/s): " + ", ".join(f"{k} {v:.0f}" for k, v in p.items()))
+    for b, p in result["profiles"].items():
+        busy = sum(p["thread_seconds"].values())
+        shares = ", ".join(f"{k} {v / busy:.0%}" for k, v in sorted(p["thread_seconds"].items()))
+        print(
+            f"profile of a keras_vae epoch at batch {b}: {p['wall_seconds']:.1f} s wall, "
+            f"{busy:.1f} s of op time on TensorFlow's threads: {shares}"
+        )
     print("| framework | variant | batch | examples/s | roofline | first epoch / steady |")
     print("|---|---|---|---|---|---|")
     for r in result["rows"]:

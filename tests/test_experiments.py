@@ -64,3 +64,48 @@ def test_benchmark_eval_tiny(tmp_path):
     assert report["matmul_probe_gflops"] > 0 and report["roofline_seconds"] > 0
     assert all(r["projected_seconds"] > 0 for r in report["rows"])
     assert "| graph | 5000 | 2 |" in result.stdout  # the default rows per call
+
+
+def test_benchmark_train_tiny(tmp_path):
+    out = tmp_path / "bench.json"
+    folder = _write_synthetic_folder(tmp_path / "idx", train=256)
+    result = subprocess.run(
+        [
+            sys.executable,
+            os.path.join(REPO, "experiments", "benchmark.py"),
+            "--part=train",
+            f"--train_data={folder}",
+            "--train_examples=256",
+            "--train_batch_sizes=64",
+            "--train_variants=keras_vae,plain Keras fit",
+            "--train_frameworks=keras_vae",
+            "--repeats=1",
+            f"--train_profile_dir={tmp_path / 'profile'}",
+            f"--out={out}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads(out.read_text())["train"]
+    profile = report["profiles"]["64"]
+    assert profile["thread_seconds"]["matmul"] > 0 and profile["thread_seconds"]["optimizer"] > 0
+    assert [r["variant"] for r in report["rows"]] == ["keras_vae", "plain Keras fit"]
+    assert report["flops_per_example"] == 5_596_160  # 3 x 2.13 MFLOP, less the images' gradient
+    assert report["examples"] == 256 and report["roofline_examples_per_second"] > 0
+    for row in report["rows"]:
+        assert len(row["epoch_seconds"]) == 2 and row["examples_per_second"] > 0
+        assert 0 < row["roofline_fraction"] < 1.5
+    assert "| keras_vae | keras_vae | 64 |" in result.stdout
+
+
+def test_benchmark_rejects_an_unknown_part():
+    result = subprocess.run(
+        [sys.executable, os.path.join(REPO, "experiments", "benchmark.py"), "--part=speed"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode != 0
+    assert "unknown --part" in result.stderr
