@@ -76,17 +76,9 @@ def decoder_flops_per_sample():
     return 2 * sum(a * b for a, b in itertools.pairwise(sizes))
 
 
-def matmul_probe(tf, rows=4096, repeats=20):
+def matmul_probe(rows=4096, repeats=20):
     """GFLOP/s of the decoder's largest matmul, [rows, 200] x [200, 784], in a tf.function."""
-    x = tf.random.normal([rows, HIDDEN[-1]])
-    w = tf.random.normal([HIDDEN[-1], PIXELS])
-    product = tf.function(lambda: tf.reduce_sum(tf.matmul(x, w)))
-    product().numpy()
-    start = time.perf_counter()
-    for _ in range(repeats):
-        product().numpy()
-    seconds = (time.perf_counter() - start) / repeats
-    return 2 * rows * HIDDEN[-1] * PIXELS / seconds / 1e9
+    return benchmark_training.matmul_gflops(rows, HIDDEN[-1], PIXELS, repeats)
 
 
 def eval_scorers(model, paths):
@@ -105,7 +97,6 @@ def eval_scorers(model, paths):
 
 def benchmark_eval():
     import numpy as np
-    import tensorflow as tf
 
     from keras_vae import evaluation
     from keras_vae.model import VAE
@@ -135,7 +126,7 @@ def benchmark_eval():
     seconds = {v: [] for v in variants}
     probes = []
     for _ in range(FLAGS.repeats):
-        probes.append(matmul_probe(tf))
+        probes.append(matmul_probe())
         for path, rows, workers in variants:
             start = time.perf_counter()
             evaluation.per_example_bounds(
@@ -279,13 +270,15 @@ def main(argv):
     from keras_vae import cli
 
     cli.quiet_start("benchmark")
-    import tensorflow as tf
+    from keras_vae import config as config_lib
+    from keras_vae import training
 
     # Before TensorFlow's runtime starts: afterwards the pools cannot be resized.
-    if FLAGS.intra_op_threads:
-        tf.config.threading.set_intra_op_parallelism_threads(FLAGS.intra_op_threads)
-    if FLAGS.inter_op_threads:
-        tf.config.threading.set_inter_op_parallelism_threads(FLAGS.inter_op_threads)
+    training.configure_threads(
+        config_lib.TrainConfig(
+            intra_op_threads=FLAGS.intra_op_threads, inter_op_threads=FLAGS.inter_op_threads
+        )
+    )
     result = {"machine": machine(), "command": " ".join(sys.argv)}
     print(f"machine: {result['machine']}")
     if "train" in FLAGS.part:

@@ -16,6 +16,8 @@ LIKELIHOODS = ("bernoulli", "gaussian")
 GAUSSIAN_VARIANCES = ("fixed", "learned")
 BINARIZATIONS = ("auto", "none", "static", "dynamic")
 OBJECTIVES = ("elbo", "iwae")
+# The splits a run's data is scored on (evaluate, visualize).
+SPLITS = ("train", "validation", "test")
 JIT_COMPILE = ("auto", "on", "off")
 # The training input pipelines of keras_vae/pipeline.py (listed here to validate
 # without importing TensorFlow).

@@ -7,8 +7,6 @@ from keras_vae import config as config_lib
 from keras_vae import model_dir as model_dir_lib
 from keras_vae.errors import ConfigError
 
-SPLITS = ("train", "validation", "test")
-
 
 @dataclasses.dataclass(frozen=True)
 class EvalConfig:
@@ -34,14 +32,14 @@ def resolve(c: EvalConfig) -> EvalConfig:
     k = c.num_importance_samples
     if not isinstance(k, int) or k < 1:
         raise ConfigError(f"num_importance_samples must be a positive integer, got {k!r}")
-    if c.split not in SPLITS:
-        raise ConfigError(f"unknown split {c.split!r}: expected one of {', '.join(SPLITS)}")
+    if c.split not in config_lib.SPLITS:
+        raise ConfigError(
+            f"unknown split {c.split!r}: expected one of {', '.join(config_lib.SPLITS)}"
+        )
     if c.max_examples < 0:
         raise ConfigError(f"max_examples must be >= 0, got {c.max_examples!r}")
     if not 0 <= c.seed < 2**31:
         raise ConfigError(f"seed must be in [0, 2**31), got {c.seed!r}")
-    if c.dataset is not None:
-        config_lib.dataset_kind(c.dataset)
     saved_model, binarize = model_dir_lib.resolve_model_source(
         c.model_dir, c.saved_model, c.dataset, c.binarize
     )

@@ -114,6 +114,8 @@ def resolve_model_source(
     needs `dataset`, and `binarize` (default dynamic) says how the model was trained.
     Raises ConfigError or ModelDirError with one line.
     """
+    if dataset is not None:
+        config_lib.dataset_kind(dataset)  # An unknown name is the first thing to report.
     if (model_dir is None) == (saved_model is None):
         raise ConfigError("give exactly one of model_dir (a keras_vae run) or saved_model")
     if model_dir is not None:

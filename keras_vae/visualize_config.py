@@ -14,8 +14,6 @@ from keras_vae import data as data_lib
 from keras_vae import model_dir as model_dir_lib
 from keras_vae.errors import ConfigError
 
-SPLITS = ("train", "validation", "test")
-
 
 @dataclasses.dataclass(frozen=True)
 class VisualizeConfig:
@@ -73,12 +71,12 @@ def resolve(c: VisualizeConfig) -> VisualizeConfig:
         raise ConfigError(f"traversal_range must be positive, got {c.traversal_range!r}")
     if not c.strengths:
         raise ConfigError("strengths must list at least one value, e.g. -1,0,1")
-    if c.split not in SPLITS:
-        raise ConfigError(f"unknown split {c.split!r}: expected one of {', '.join(SPLITS)}")
+    if c.split not in config_lib.SPLITS:
+        raise ConfigError(
+            f"unknown split {c.split!r}: expected one of {', '.join(config_lib.SPLITS)}"
+        )
     if not 0 <= c.seed < 2**31:
         raise ConfigError(f"seed must be in [0, 2**31), got {c.seed!r}")
-    if c.dataset is not None:
-        config_lib.dataset_kind(c.dataset)
     saved_model, binarize = model_dir_lib.resolve_model_source(
         c.model_dir, c.saved_model, c.dataset, c.binarize
     )

@@ -8,22 +8,26 @@ import sys
 from conftest import REPO, _write_synthetic_folder
 
 
-def test_iwae_protocol_quick(tmp_path):
-    folder = _write_synthetic_folder(tmp_path / "idx", train=120, test=40)
-    out = tmp_path / "out"
-    result = subprocess.run(
-        [
-            sys.executable,
-            os.path.join(REPO, "experiments", "iwae_protocol.py"),
-            "--quick",
-            f"--dataset=idx:{folder}",
-            "--variants=vae_k1,iwae_k5",
-            "--epochs=1",
-            f"--out={out}",
-        ],
+def _run_script(name, *args):
+    """Runs experiments/NAME with `args`; the completed process, output as text."""
+    return subprocess.run(
+        [sys.executable, os.path.join(REPO, "experiments", name), *args],
         capture_output=True,
         text=True,
         timeout=600,
+    )
+
+
+def test_iwae_protocol_quick(tmp_path):
+    folder = _write_synthetic_folder(tmp_path / "idx", train=120, test=40)
+    out = tmp_path / "out"
+    result = _run_script(
+        "iwae_protocol.py",
+        "--quick",
+        f"--dataset=idx:{folder}",
+        "--variants=vae_k1,iwae_k5",
+        "--epochs=1",
+        f"--out={out}",
     )
     assert result.returncode == 0, result.stderr[-2000:]
     rows = json.loads((out / "rows.json").read_text())["rows"]
@@ -36,22 +40,16 @@ def test_iwae_protocol_quick(tmp_path):
 
 def test_benchmark_eval_tiny(tmp_path):
     out = tmp_path / "bench.json"
-    result = subprocess.run(
-        [
-            sys.executable,
-            os.path.join(REPO, "experiments", "benchmark.py"),
-            "--part=eval",
-            "--eval_k=10",
-            "--eval_images=3",
-            "--eval_total_images=30",
-            "--eval_paths=graph,xla",
-            "--eval_workers=1,2",
-            "--repeats=1",
-            f"--out={out}",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
+    result = _run_script(
+        "benchmark.py",
+        "--part=eval",
+        "--eval_k=10",
+        "--eval_images=3",
+        "--eval_total_images=30",
+        "--eval_paths=graph,xla",
+        "--eval_workers=1,2",
+        "--repeats=1",
+        f"--out={out}",
     )
     assert result.returncode == 0, result.stderr[-2000:]
     report = json.loads(out.read_text())["eval"]
@@ -69,23 +67,17 @@ def test_benchmark_eval_tiny(tmp_path):
 def test_benchmark_train_tiny(tmp_path):
     out = tmp_path / "bench.json"
     folder = _write_synthetic_folder(tmp_path / "idx", train=256)
-    result = subprocess.run(
-        [
-            sys.executable,
-            os.path.join(REPO, "experiments", "benchmark.py"),
-            "--part=train",
-            f"--train_data={folder}",
-            "--train_examples=256",
-            "--train_batch_sizes=64",
-            "--train_variants=keras_vae,plain Keras fit",
-            "--train_frameworks=keras_vae",
-            "--repeats=1",
-            f"--train_profile_dir={tmp_path / 'profile'}",
-            f"--out={out}",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
+    result = _run_script(
+        "benchmark.py",
+        "--part=train",
+        f"--train_data={folder}",
+        "--train_examples=256",
+        "--train_batch_sizes=64",
+        "--train_variants=keras_vae,plain Keras fit",
+        "--train_frameworks=keras_vae",
+        "--repeats=1",
+        f"--train_profile_dir={tmp_path / 'profile'}",
+        f"--out={out}",
     )
     assert result.returncode == 0, result.stderr[-2000:]
     report = json.loads(out.read_text())["train"]
@@ -101,11 +93,6 @@ def test_benchmark_train_tiny(tmp_path):
 
 
 def test_benchmark_rejects_an_unknown_part():
-    result = subprocess.run(
-        [sys.executable, os.path.join(REPO, "experiments", "benchmark.py"), "--part=speed"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    result = _run_script("benchmark.py", "--part=speed")
     assert result.returncode != 0
     assert "unknown --part" in result.stderr
