@@ -1,5 +1,6 @@
 """Keras callbacks of a training run: epoch summary, objective schedules, checkpoints, images."""
 
+import math
 import os
 import time
 
@@ -10,17 +11,19 @@ import tensorflow as tf
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from keras_vae import figures, latent, schedules
+from keras_vae import backup, figures, latent, schedules
+from keras_vae.errors import TrainingError
 
 
 class EpochSummary(keras.callbacks.Callback):
     """Prints one line per epoch with train and validation loss, reconstruction and KL."""
 
-    def __init__(self, epochs: int, print_fn=print):
+    def __init__(self, epochs: int, print_fn=print, epoch_seconds=()):
         super().__init__()
         self.epochs = epochs
         self.print_fn = print_fn
-        self.epoch_seconds = []
+        # Those of earlier epochs, when a run resumes.
+        self.epoch_seconds = list(epoch_seconds)
         self._start = 0.0
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -78,12 +81,15 @@ class Checkpoints(keras.callbacks.Callback):
     `settled_epoch`, the first with the final objective, `best.keras` is the latest.
     """
 
-    def __init__(self, folder: str, monitor: str = "val_loss", settled_epoch: int = 0):
+    def __init__(
+        self, folder: str, monitor: str = "val_loss", settled_epoch: int = 0, best=float("inf")
+    ):
         super().__init__()
         self.folder = folder
         self.monitor = monitor
         self.settled_epoch = settled_epoch
-        self.best = float("inf")
+        # The best value so far: a resumed run carries it over.
+        self.best = best
 
     def _save(self, name: str) -> None:
         tmp = os.path.join(self.folder, f".tmp-{name}")
@@ -99,6 +105,73 @@ class Checkpoints(keras.callbacks.Callback):
         if value is not None and value < self.best:
             self.best = float(value)
             self._save("best.keras")
+
+
+class StopOnNonFinite(keras.callbacks.Callback):
+    """Stops training with a TrainingError when the loss becomes NaN or infinite.
+
+    The error is raised inside the batch or epoch callback, before any callback saves
+    that epoch, so checkpoints, backups and the SavedModel keep the last finite model.
+    Keras reports the loss every `steps_per_execution` steps; its value is the epoch's
+    running mean, which stays non-finite once any step was, so the first report that
+    is not finite names the step by which it happened.
+    """
+
+    def __init__(self, steps_per_execution: int = 1):
+        super().__init__()
+        self.steps_per_execution = steps_per_execution
+        self._epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def _check(self, logs, where):
+        for name in ("loss", "val_loss"):
+            value = (logs or {}).get(name)
+            if value is not None and not math.isfinite(float(value)):
+                raise TrainingError(
+                    f"training stopped: the {'validation ' if name == 'val_loss' else ''}"
+                    f"loss became {float(value)} in epoch {self._epoch + 1}{where}; "
+                    "the checkpoints and backup of the last finite epoch are kept "
+                    "(a lower --learning_rate may help)"
+                )
+
+    def on_train_batch_end(self, batch, logs=None):
+        steps = self.steps_per_execution
+        where = f", step {batch + 1}"
+        if steps > 1:
+            where += f" (one of steps {max(1, batch + 2 - steps)}-{batch + 1})"
+        self._check(logs, where)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._check(logs, ", at its end")
+
+
+class Backup(keras.callbacks.Callback):
+    """Saves the training state after every epoch (keras_vae/backup.py), for resuming.
+
+    Listed after the callbacks whose state it saves (`Checkpoints`' best loss and
+    `EpochSummary`'s times), so the backup of an epoch includes their updates.
+    """
+
+    def __init__(self, folder: str, checkpoints: "Checkpoints", summary: EpochSummary):
+        super().__init__()
+        self.folder = folder
+        self.checkpoints = checkpoints
+        self.summary = summary
+
+    def on_epoch_end(self, epoch, logs=None):
+        best = self.checkpoints.best
+        backup.save(
+            self.model,
+            self.folder,
+            epoch + 1,
+            {
+                # JSON has no infinity: None stands for "no best yet".
+                "best": best if math.isfinite(best) else None,
+                "epoch_seconds": self.summary.epoch_seconds,
+            },
+        )
 
 
 MANIFOLD_SIZE = 15

@@ -19,6 +19,9 @@ OBJECTIVES = ("elbo", "iwae")
 # The splits a run's data is scored on (evaluate, visualize).
 SPLITS = ("train", "validation", "test")
 JIT_COMPILE = ("auto", "on", "off")
+# tf.distribute strategies (keras_vae/distribution.py); "auto" is mirrored with several
+# GPUs, else none.
+DISTRIBUTIONS = ("auto", "none", "mirrored", "multi_worker")
 # The training input pipelines of keras_vae/pipeline.py (listed here to validate
 # without importing TensorFlow).
 PIPELINES = ("batched", "per_example")
@@ -103,6 +106,10 @@ class TrainConfig:
     # bfloat16 compute with float32 weights and losses, for GPUs (slow on CPUs without
     # bfloat16 instructions).
     mixed_precision: bool = False
+    # Scaling and reproducibility (see keras_vae/distribution.py and README).
+    distribution: str = "auto"
+    # tf.config.experimental.enable_op_determinism: bitwise-identical runs for a seed.
+    deterministic: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -298,6 +305,14 @@ def validate_train(t: TrainConfig) -> None:
     _require(
         isinstance(t.mixed_precision, bool),
         f"mixed_precision must be true or false, got {t.mixed_precision!r}",
+    )
+    _require(
+        t.distribution in DISTRIBUTIONS,
+        f"unknown distribution {t.distribution!r}: expected one of {', '.join(DISTRIBUTIONS)}",
+    )
+    _require(
+        isinstance(t.deterministic, bool),
+        f"deterministic must be true or false, got {t.deterministic!r}",
     )
     for name in ("intra_op_threads", "inter_op_threads"):
         value = getattr(t, name)

@@ -25,3 +25,7 @@ class DataError(KerasVAEError):
 
 class ModelDirError(KerasVAEError):
     """A model directory cannot be written, or does not hold a keras_vae run."""
+
+
+class TrainingError(KerasVAEError):
+    """Training cannot go on (for instance, the loss became NaN)."""

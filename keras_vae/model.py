@@ -21,6 +21,43 @@ from keras_vae import importance, losses
 PACKAGE = "keras_vae"
 
 
+def replica_seed(seed_generator):
+    """The generator's next seed [2], folded with the replica's number when there are several.
+
+    Under a tf.distribute strategy the generator's state is mirrored, so every replica
+    would otherwise draw the same noise for its part of the batch; folding in the replica
+    id (global across workers) makes the draws independent. With one replica the seed is
+    the generator's own, so single-device runs keep their numbers.
+    """
+    seed = seed_generator.next()
+    context = tf.distribute.get_replica_context()
+    if context is not None and context.num_replicas_in_sync > 1:
+        seed = tf.random.experimental.stateless_fold_in(seed, context.replica_id_in_sync_group)
+    # As keras.random does: TensorFlow's stateless ops want int32 seeds under XLA.
+    return tf.cast(tf.math.floormod(seed, tf.int32.max - 1), tf.int32)
+
+
+def standard_normal(shape, dtype, seed_generator):
+    """N(0, 1) draws from `seed_generator`, independent per replica (see `replica_seed`)."""
+    return tf.random.stateless_normal(shape, seed=replica_seed(seed_generator), dtype=dtype)
+
+
+def replica_mean(values):
+    """The mean of per-example `values` over the global batch, as this replica's share.
+
+    Keras' optimizer sums the replicas' gradients, so each replica contributes the sum of
+    its examples' values divided by the number of examples in the whole step; that is
+    exact even when the last batch splits unevenly among replicas.
+    """
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync == 1:
+        return ops.mean(values)
+    count = context.all_reduce(
+        tf.distribute.ReduceOp.SUM, tf.cast(tf.shape(values)[0], values.dtype)
+    )
+    return ops.sum(values) / count
+
+
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class Sampling(layers.Layer):
     """Draws z = mean + exp(log_variance / 2) * eps with eps ~ N(0, I) (reparameterisation)."""
@@ -33,7 +70,7 @@ class Sampling(layers.Layer):
     def call(self, mean, log_variance, noise=None):
         # `noise` lets a caller supply eps, so two computations can share their draws.
         if noise is None:
-            noise = keras.random.normal(ops.shape(mean), dtype=mean.dtype, seed=self.seed_generator)
+            noise = standard_normal(ops.shape(mean), mean.dtype, self.seed_generator)
         return mean + ops.exp(0.5 * log_variance) * noise
 
     def get_config(self):
@@ -60,6 +97,10 @@ def _build_stack(stack, input_shape):
 class Encoder(layers.Layer):
     """Maps flattened images to the mean and log-variance of q(z|x)."""
 
+    # |log-variance| <= 20: standard deviations from 4.5e-5 to 2.2e4, far beyond what a
+    # posterior over MNIST-like data needs, while exp() stays finite.
+    LOG_VARIANCE_LIMIT = 20.0
+
     def __init__(self, latent_dims, hidden_units, activation="relu", **kwargs):
         super().__init__(**kwargs)
         self.latent_dims = latent_dims
@@ -79,10 +120,11 @@ class Encoder(layers.Layer):
         for layer in self.hidden:
             x = layer(x)
         # float32 whatever the compute dtype: the KL and the sampling need the range.
-        return (
-            ops.cast(self.mean_head(x), "float32"),
-            ops.cast(self.log_variance_head(x), "float32"),
-        )
+        log_variance = ops.cast(self.log_variance_head(x), "float32")
+        # exp(log_variance) overflows float32 beyond 88; a diverging encoder would turn the
+        # KL into inf before the loss could show it. Values inside the range pass exactly.
+        log_variance = ops.clip(log_variance, -self.LOG_VARIANCE_LIMIT, self.LOG_VARIANCE_LIMIT)
+        return ops.cast(self.mean_head(x), "float32"), log_variance
 
     def get_config(self):
         return {
@@ -329,7 +371,9 @@ class VAE(keras.Model):
 
     def binarize(self, images):
         """A fresh draw x ~ Bernoulli(images), elementwise."""
-        u = keras.random.uniform(ops.shape(images), dtype=images.dtype, seed=self.binarization_seed)
+        u = tf.random.stateless_uniform(
+            ops.shape(images), seed=replica_seed(self.binarization_seed), dtype=images.dtype
+        )
         return ops.cast(u < images, images.dtype)
 
     def draw_noise(self, images):
@@ -341,7 +385,7 @@ class VAE(keras.Model):
         shape = (ops.shape(images)[0], self.latent_dims)
         if self._multi_sample:
             shape = (self.num_samples, *shape)
-        return keras.random.normal(shape, dtype=images.dtype, seed=self.sampling.seed_generator)
+        return standard_normal(shape, images.dtype, self.sampling.seed_generator)
 
     @property
     def _multi_sample(self):
@@ -404,14 +448,22 @@ class VAE(keras.Model):
             return {"capacity": self.capacity}
         return {"beta": self.kl_weight}
 
+    def objective_gradients(self, images, noise=None):
+        """(terms, gradients): `objective_terms` and the gradients of the loss.
+
+        The loss is the objective's mean over the global batch (see `replica_mean`), so
+        under a strategy the replicas' gradients sum to the one-device gradients.
+        """
+        with tf.GradientTape() as tape:
+            terms = self.objective_terms(images, noise=noise)
+            loss = replica_mean(terms["objective"])
+        return terms, tape.gradient(loss, self.trainable_variables)
+
     def train_step(self, data):
         images = _images_of(data)
         if self.binarize_training_inputs:
             images = self.binarize(images)
-        with tf.GradientTape() as tape:
-            terms = self.objective_terms(images)
-            loss = ops.mean(terms["objective"])
-        gradients = tape.gradient(loss, self.trainable_variables)
+        terms, gradients = self.objective_gradients(images)
         self.optimizer.apply(gradients, self.trainable_variables)
         return {**self._record(terms), **self.schedule_values()}
 

@@ -1,8 +1,11 @@
 """The layout of a model directory, and writing into it without ever leaving half a file.
 
 config.json      the resolved Config and the data source actually used
-metrics.json     final train / validation / test ELBO, reconstruction and KL
+metrics.json     final train / validation / test ELBO, reconstruction and KL; written
+                 last, so a run without it is unfinished
 checkpoints/     latest.keras and best.keras (lowest validation loss)
+backup/          the training state of the last completed epoch, while the run is
+                 unfinished (see backup.py); a rerun of the same command resumes from it
 saved_model/     TF SavedModel with the serving signatures (see export.py)
 logs/            TensorBoard event files (train/, validation/, images/) and projector/
 figures/         PNG figures
@@ -22,6 +25,9 @@ CHECKPOINTS = "checkpoints"
 SAVED_MODEL = "saved_model"
 LOGS = "logs"
 FIGURES = "figures"
+BACKUP = "backup"
+# Settings that change what a run prints, not what it computes: a resumed run may differ.
+_DISPLAY_ONLY = {"verbose"}
 
 
 def check_writable(path: str) -> None:
@@ -98,6 +104,74 @@ def replace_tree(write, path: str) -> None:
     os.replace(tmp, path)
     if os.path.exists(old):
         shutil.rmtree(old)
+
+
+def _first_difference(old: dict, new: dict, prefix: str = "") -> str | None:
+    for key in sorted(set(old) | set(new)):
+        a, b = old.get(key), new.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            found = _first_difference(a, b, f"{prefix}{key}.")
+            if found:
+                return found
+        elif key not in _DISPLAY_ONLY and (list(a) if isinstance(a, tuple) else a) != (
+            list(b) if isinstance(b, tuple) else b
+        ):
+            return f"{prefix}{key}: {a!r} there, {b!r} now"
+    return None
+
+
+def check_run(path: str, config: dict) -> bool:
+    """Raises ModelDirError unless `path` can take the run `config` (Config.to_dict()).
+
+    Writes nothing. A new or empty directory is fine (returns False); so is one holding
+    an unfinished keras_vae run (no metrics.json) with the same settings, which is then
+    resumed (returns True). Refused: a finished run, a run with other settings, files
+    that are not a run, a place that cannot be written.
+    """
+    record = os.path.join(path, CONFIG)
+    if not os.path.isfile(record):
+        check_writable(path)
+        return False
+    if os.path.exists(os.path.join(path, METRICS)):
+        raise ModelDirError(
+            f"model_dir {path} already holds a finished keras_vae run; "
+            "choose a new or empty model_dir so nothing is overwritten"
+        )
+    try:
+        previous = read_json(record)
+    except (OSError, ValueError) as e:
+        raise ModelDirError(f"model_dir {path} has an unreadable {CONFIG}: {e}") from None
+    sections = ("model", "data", "train")
+    if not isinstance(previous, dict) or not all(
+        isinstance(previous.get(k), dict) for k in sections
+    ):
+        raise ModelDirError(
+            f"model_dir {path} holds a {CONFIG} not written by keras_vae; "
+            "choose a new or empty model_dir so nothing is overwritten"
+        )
+    difference = _first_difference(
+        {k: previous.get(k) for k in sections}, {k: config[k] for k in sections}
+    )
+    if difference:
+        raise ModelDirError(
+            f"model_dir {path} holds an unfinished run with other settings ({difference}); "
+            "rerun its own command to resume it, or choose a new model_dir"
+        )
+    return True
+
+
+def open_run(path: str, config: dict) -> bool:
+    """`check_run`, then creates what is missing of the directory; True if it resumes."""
+    resuming = check_run(path, config)
+    if not resuming:
+        create(path)
+        return False
+    try:
+        for sub in (CHECKPOINTS, LOGS, FIGURES):
+            os.makedirs(os.path.join(path, sub), exist_ok=True)
+    except OSError as e:
+        raise ModelDirError(f"cannot write to model_dir {path}: {e.strerror}") from None
+    return True
 
 
 def read_json(path: str):

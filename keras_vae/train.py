@@ -131,10 +131,24 @@ flags.DEFINE_boolean(
     _T.mixed_precision,
     "bfloat16 compute with float32 weights and losses (for GPUs; slow on most CPUs).",
 )
+flags.DEFINE_enum(
+    "distribution",
+    _T.distribution,
+    list(config_lib.DISTRIBUTIONS),
+    "none: one device; mirrored: every GPU of this machine (tf.distribute.MirroredStrategy); "
+    "multi_worker: the cluster in TF_CONFIG (MultiWorkerMirroredStrategy); auto: mirrored "
+    "with more than one GPU, else none.",
+)
+flags.DEFINE_boolean(
+    "deterministic",
+    _T.deterministic,
+    "TensorFlow's deterministic ops: the same --seed gives bitwise-identical weights.",
+)
 flags.DEFINE_string(
     "model_dir",
     None,
-    "Where the run is written; must be new or empty (default: runs/vae-TIMESTAMP).",
+    "Where the run is written: a new or empty directory, or an unfinished run of the same "
+    "command, which resumes from its last completed epoch (default: runs/vae-TIMESTAMP).",
 )
 
 FLAGS = flags.FLAGS
@@ -181,6 +195,8 @@ def config_from_flags() -> config_lib.Config:
             intra_op_threads=FLAGS.intra_op_threads,
             inter_op_threads=FLAGS.inter_op_threads,
             mixed_precision=FLAGS.mixed_precision,
+            distribution=FLAGS.distribution,
+            deterministic=FLAGS.deterministic,
         ),
         model_dir=model_dir_path,
     )
@@ -190,7 +206,9 @@ def _train() -> None:
     # Everything that can be checked without TensorFlow is checked first: a bad flag,
     # folder or file is reported in a fraction of a second, before anything is written.
     config = config_lib.resolve(config_from_flags())
-    model_dir.check_writable(config.model_dir)
+    if config.train.distribution != "multi_worker":
+        # (A worker of a cluster leaves the model directory to the chief.)
+        model_dir.check_run(config.model_dir, config.to_dict())
     splits = data.load_splits(config.data, config.train.seed)
     training = importlib.import_module("keras_vae.training")
     metrics = training.train_and_evaluate(config, splits=splits)

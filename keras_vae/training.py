@@ -7,8 +7,10 @@ is what `python -m keras_vae.train` runs, and what tests call with tiny configs.
 
 import contextlib
 import os
+import shutil
 import statistics
 import sys
+import tempfile
 import time
 
 import keras
@@ -16,10 +18,9 @@ import numpy as np
 import tensorflow as tf
 
 import keras_vae
-from keras_vae import callbacks as callbacks_lib
-from keras_vae import config as config_lib
-from keras_vae import data as data_lib
 from keras_vae import (
+    backup,
+    distribution,
     export,
     figures,
     inference,
@@ -29,6 +30,9 @@ from keras_vae import (
     projector,
     schedules,
 )
+from keras_vae import callbacks as callbacks_lib
+from keras_vae import config as config_lib
+from keras_vae import data as data_lib
 from keras_vae.model import VAE
 
 NUM_FIGURE_EXAMPLES = 30
@@ -120,13 +124,25 @@ def use_jit_compile(setting: str) -> bool:
     return setting == "on"
 
 
-def compile_model(model: VAE, train: config_lib.TrainConfig) -> None:
-    """Gives `model` its optimizer and the speed settings of `train`."""
+def steps_per_execution(train: config_lib.TrainConfig, strategy: tf.distribute.Strategy) -> int:
+    """train.steps_per_execution, or 1 under a tf.distribute strategy: there Keras 3's
+    multi-step loop fails ("You must feed a value for placeholder tensor",
+    keras-team/keras#19246)."""
+    return (
+        1
+        if tf.distribute.has_strategy() or strategy.num_replicas_in_sync > 1
+        else (train.steps_per_execution)
+    )
+
+
+def compile_model(model: VAE, train: config_lib.TrainConfig, steps: int | None = None) -> None:
+    """Gives `model` its optimizer and the speed settings of `train` (`steps` per execution,
+    default train.steps_per_execution)."""
     optimizer_class = optimizers.FusedAdam if train.fused_optimizer else keras.optimizers.Adam
     model.compile(
         optimizer=optimizer_class(learning_rate=train.learning_rate, epsilon=train.adam_epsilon),
         jit_compile=use_jit_compile(train.jit_compile),
-        steps_per_execution=train.steps_per_execution,
+        steps_per_execution=steps or train.steps_per_execution,
     )
 
 
@@ -182,43 +198,93 @@ def _versions() -> dict:
     }
 
 
+def configure_runtime(train: config_lib.TrainConfig) -> tf.distribute.Strategy:
+    """Thread pools, op determinism and the distribution strategy, in the order TensorFlow
+    needs: all three must be set before the runtime starts (MultiWorkerMirroredStrategy
+    before any other op)."""
+    configure_threads(train)
+    if train.deterministic:
+        tf.config.experimental.enable_op_determinism()
+    return distribution.make_strategy(distribution.resolve(train.distribution))
+
+
 def train_and_evaluate(
-    config: config_lib.Config, splits: data_lib.DataSplits | None = None
+    config: config_lib.Config,
+    splits: data_lib.DataSplits | None = None,
+    callbacks: tuple = (),
 ) -> dict:
     """Trains, evaluates, exports and draws; returns the contents of metrics.json.
 
-    `splits` are loaded from `config.data` unless given. Raises KerasVAEError
-    subclasses for bad configs, data or model directories, before anything is
-    written.
+    `splits` are loaded from `config.data` unless given; `callbacks` are Keras callbacks
+    run after keras_vae's own. Raises KerasVAEError subclasses for bad configs, data or
+    model directories, before anything is written.
+
+    If config.model_dir holds an unfinished run of the same config, training resumes
+    after its last completed epoch (keras_vae/backup.py). Under multi-worker training
+    every worker calls this; the chief writes the model directory and the others write
+    into a temporary directory that is removed at the end.
     """
     config = config_lib.resolve(config)
-    path = config.model_dir
-    model_dir.check_writable(path)
+    train = config.train
+    strategy = configure_runtime(train)
+    chief = distribution.is_chief(strategy)
     if splits is None:
-        splits = data_lib.load_splits(config.data, config.train.seed)
-    model_dir.create(path)
+        splits = data_lib.load_splits(config.data, train.seed)
+    if chief:
+        path = config.model_dir
+        model_dir.open_run(path, config.to_dict())
+    else:
+        path = tempfile.mkdtemp(prefix="keras_vae-worker-")
+        model_dir.create(path)
+    try:
+        return _train_and_evaluate(config, splits, strategy, path, chief, callbacks)
+    finally:
+        if not chief:
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _train_and_evaluate(config, splits, strategy, path, chief, extra_callbacks) -> dict:
+    train = config.train
+    steps = steps_per_execution(train, strategy)
     model_dir.write_json(
         os.path.join(path, model_dir.CONFIG),
-        {**config.to_dict(), "data_source": splits.source, "versions": _versions()},
+        {
+            **config.to_dict(),
+            "data_source": splits.source,
+            "strategy": {
+                "distribution": distribution.resolve(train.distribution),
+                "replicas": strategy.num_replicas_in_sync,
+                "steps_per_execution": steps,
+            },
+            "versions": _versions(),
+        },
     )
-
-    train = config.train
-    configure_threads(train)
     keras.utils.set_random_seed(train.seed)
-    model = build_model(config, splits.image_shape)
-    compile_model(model, train)
-    summary = callbacks_lib.EpochSummary(train.epochs)
+    with strategy.scope():
+        model = build_model(config, splits.image_shape)
+        compile_model(model, train, steps)
+    # Every worker resumes from the chief's backup, so all start from the same state.
+    state = backup.restore(model, os.path.join(config.model_dir, model_dir.BACKUP)) or {}
+    first_epoch = state.get("epoch", 0)
+    carried = state.get("callbacks", {})
+    if first_epoch:
+        print(f"resuming after epoch {first_epoch} from {config.model_dir}/{model_dir.BACKUP}")
+    summary = callbacks_lib.EpochSummary(
+        train.epochs, epoch_seconds=carried.get("epoch_seconds", ())
+    )
+    checkpoints = callbacks_lib.Checkpoints(
+        os.path.join(path, model_dir.CHECKPOINTS),
+        settled_epoch=schedules.first_settled_epoch(train.kl_warmup_epochs, train.capacity_epochs),
+        best=float("inf") if carried.get("best") is None else carried["best"],
+    )
     logs = os.path.join(path, model_dir.LOGS)
     fit_callbacks = [
-        # First, so every other callback's epoch sees that epoch's objective.
+        # First: a non-finite loss stops training before any callback saves the epoch.
+        callbacks_lib.StopOnNonFinite(steps),
+        # Next, so every other callback's epoch sees that epoch's objective.
         callbacks_lib.ObjectiveSchedule(train.kl_warmup_epochs, train.capacity_epochs),
         summary,
-        callbacks_lib.Checkpoints(
-            os.path.join(path, model_dir.CHECKPOINTS),
-            settled_epoch=schedules.first_settled_epoch(
-                train.kl_warmup_epochs, train.capacity_epochs
-            ),
-        ),
+        checkpoints,
         keras.callbacks.TensorBoard(log_dir=logs, write_graph=False),
         callbacks_lib.ImageSummaries(
             os.path.join(logs, "images"),
@@ -230,14 +296,22 @@ def train_and_evaluate(
             test_labels=splits.test_labels[:NUM_SUMMARY_ENCODINGS],
             class_names=splits.class_names,
         ),
+        # Last: the backup of an epoch holds every other callback's state after it.
+        callbacks_lib.Backup(os.path.join(path, model_dir.BACKUP), checkpoints, summary),
+        *extra_callbacks,
     ]
     start = time.perf_counter()
     model.fit(
         pipeline.training_dataset(
-            splits.train_images, train.batch_size, train.seed, train.input_pipeline
+            splits.train_images,
+            train.batch_size,
+            train.seed,
+            train.input_pipeline,
+            first_epoch=first_epoch,
         ),
         validation_data=pipeline.evaluation_dataset(splits.validation_images, train.batch_size),
         epochs=train.epochs,
+        initial_epoch=first_epoch,
         callbacks=fit_callbacks,
         verbose=train.verbose,
         shuffle=False,
@@ -248,10 +322,12 @@ def train_and_evaluate(
     eval_batch_size = max(train.batch_size, 1000 // config.model.num_samples)
     metrics = evaluate_splits(model, splits, eval_batch_size)
     metrics["epochs"] = train.epochs
+    metrics["resumed_after_epoch"] = first_epoch
     metrics["train_seconds"] = train_seconds
     metrics["first_epoch_seconds"] = summary.epoch_seconds[0]
     metrics["median_epoch_seconds"] = statistics.median(summary.epoch_seconds)
-    model_dir.write_json(os.path.join(path, model_dir.METRICS), metrics)
+    if not chief:
+        return metrics
     model_dir.replace_tree(
         lambda tmp: export.export_saved_model(model, tmp), os.path.join(path, model_dir.SAVED_MODEL)
     )
@@ -265,4 +341,7 @@ def train_and_evaluate(
         projected,
         max_points=NUM_PROJECTOR_POINTS,
     )
+    # Last: metrics.json marks the run finished, and then the backup is no longer needed.
+    model_dir.write_json(os.path.join(path, model_dir.METRICS), metrics)
+    shutil.rmtree(os.path.join(path, model_dir.BACKUP), ignore_errors=True)
     return metrics

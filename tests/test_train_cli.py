@@ -167,7 +167,7 @@ def test_existing_model_dir_is_left_untouched(tmp_path):
     (run_dir / "config.json").write_text('{"earlier": true}')
     (run_dir / "notes.txt").write_text("keep me")
     result = train("--dataset=mnist_sample", f"--model_dir={run_dir}", *FAST)
-    assert_one_line_error(result, "already holds a keras_vae run")
+    assert_one_line_error(result, "not written by keras_vae")
     assert sorted(os.listdir(run_dir)) == ["config.json", "notes.txt"]
     assert (run_dir / "config.json").read_text() == '{"earlier": true}'
 

@@ -86,7 +86,7 @@ def test_best_checkpoint_loads(trained_run):
 def test_existing_run_is_refused_and_left_intact(trained_run):
     path, _ = trained_run
     before = {n: os.path.getmtime(os.path.join(d, n)) for d, _, fs in os.walk(path) for n in fs}
-    with pytest.raises(ModelDirError, match="already holds a keras_vae run"):
+    with pytest.raises(ModelDirError, match="already holds a finished keras_vae run"):
         training.train_and_evaluate(tiny_config(path, "mnist_sample"))
     after = {n: os.path.getmtime(os.path.join(d, n)) for d, _, fs in os.walk(path) for n in fs}
     assert before == after

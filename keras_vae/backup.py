@@ -1,0 +1,97 @@
+"""The training state saved after every epoch, from which a killed run resumes.
+
+    backup/epoch-0003/state.weights.h5   weights and optimizer state (Keras' h5 format)
+    backup/epoch-0003/state.json         epoch, random-number states, callbacks' state
+
+What `model.save_weights` leaves out is in state.json: the states of the model's seed
+generators (the noise of z and of dynamic binarization) and what the callbacks carry
+from epoch to epoch (the best validation loss so far, epoch times). The epoch's data
+order is a function of (seed, epoch) (keras_vae/pipeline.py), so with these a resumed
+run takes exactly the steps an uninterrupted one would have taken.
+
+Each backup is written into a temporary folder that is then renamed, so an epoch-NNNN
+folder is always complete; a kill mid-write leaves at worst a `.tmp-` folder that is
+ignored and replaced. Only the newest backup is kept.
+"""
+
+import json
+import os
+import re
+import shutil
+
+import numpy as np
+
+from keras_vae.errors import ModelDirError
+
+WEIGHTS = "state.weights.h5"
+STATE = "state.json"
+_EPOCH_FOLDER = re.compile(r"epoch-(\d{4,})")
+
+
+def _seed_generators(model) -> dict:
+    return {"sampling": model.sampling.seed_generator, "binarization": model.binarization_seed}
+
+
+def save(model, folder: str, epoch: int, callback_state: dict) -> str:
+    """Saves the state after `epoch` epochs (counted from 1) into `folder`; returns its path."""
+    os.makedirs(folder, exist_ok=True)
+    name = f"epoch-{epoch:04d}"
+    tmp = os.path.join(folder, f".tmp-{name}")
+    if os.path.exists(tmp):
+        shutil.rmtree(tmp)
+    os.makedirs(tmp)
+    model.save_weights(os.path.join(tmp, WEIGHTS))
+    state = {
+        "epoch": epoch,
+        "seed_generators": {
+            key: np.asarray(generator.state.value).tolist()
+            for key, generator in _seed_generators(model).items()
+        },
+        "callbacks": callback_state,
+    }
+    with open(os.path.join(tmp, STATE), "w") as f:
+        json.dump(state, f, indent=2)
+    final = os.path.join(folder, name)
+    if os.path.exists(final):
+        shutil.rmtree(final)
+    os.replace(tmp, final)
+    for older in _epoch_folders(folder)[:-1]:
+        shutil.rmtree(os.path.join(folder, older))
+    return final
+
+
+def _epoch_folders(folder: str) -> list[str]:
+    """The complete backups in `folder`, oldest first."""
+    if not os.path.isdir(folder):
+        return []
+    names = [n for n in os.listdir(folder) if _EPOCH_FOLDER.fullmatch(n)]
+    return sorted(names, key=lambda n: int(_EPOCH_FOLDER.fullmatch(n).group(1)))
+
+
+def latest_epoch(folder: str) -> int:
+    """The number of epochs the newest backup in `folder` completed; 0 if there is none."""
+    names = _epoch_folders(folder)
+    return int(_EPOCH_FOLDER.fullmatch(names[-1]).group(1)) if names else 0
+
+
+def restore(model, folder: str) -> dict | None:
+    """Loads the newest backup in `folder` into a compiled `model`.
+
+    Returns its state (epoch, callbacks' state), or None if there is no backup. Raises
+    ModelDirError if the backup does not fit the model.
+    """
+    names = _epoch_folders(folder)
+    if not names:
+        return None
+    path = os.path.join(folder, names[-1])
+    try:
+        with open(os.path.join(path, STATE)) as f:
+            state = json.load(f)
+        if not model.optimizer.built:
+            model.optimizer.build(model.trainable_variables)
+        model.load_weights(os.path.join(path, WEIGHTS))
+        for key, generator in _seed_generators(model).items():
+            generator.state.assign(np.asarray(state["seed_generators"][key], np.int64))
+    except (OSError, ValueError, KeyError) as e:
+        raise ModelDirError(f"cannot resume from {path}: {str(e).splitlines()[0]}") from None
+    return state
