@@ -70,6 +70,19 @@ class ObjectiveSchedule(keras.callbacks.Callback):
             )
 
 
+class DataEpoch(keras.callbacks.Callback):
+    """Sets a training dataset's epoch counter (pipeline.training_dataset's
+    `epoch_counter`) at the start of each epoch, so epoch e is in epoch e's order
+    whatever iterators Keras made before."""
+
+    def __init__(self, counter):
+        super().__init__()
+        self.counter = counter
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.counter.assign(epoch)
+
+
 class Checkpoints(keras.callbacks.Callback):
     """Saves `latest.keras` after every epoch and `best.keras` when validation loss improves.
 

@@ -343,6 +343,33 @@ def validate_schedules(m: ModelConfig, t: TrainConfig) -> None:
         )
 
 
+def cluster_task(environ) -> tuple[str, int, int]:
+    """(task type, task index, number of workers) from `environ`'s TF_CONFIG.
+
+    Raises ConfigError if TF_CONFIG is missing or does not describe a worker of its
+    cluster (what distribution=multi_worker needs).
+    """
+    text = environ.get("TF_CONFIG")
+    _require(
+        bool(text),
+        "distribution=multi_worker needs the TF_CONFIG environment variable "
+        '(e.g. {"cluster": {"worker": ["host1:port", "host2:port"]}, '
+        '"task": {"type": "worker", "index": 0}})',
+    )
+    try:
+        spec = json.loads(text)
+        cluster = spec["cluster"]
+        workers = list(cluster.get("worker", [])) + list(cluster.get("chief", []))
+        task_type, index = spec["task"]["type"], int(spec["task"]["index"])
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
+        raise ConfigError(f"TF_CONFIG is not a valid cluster description: {e!r}") from None
+    _require(
+        task_type in ("worker", "chief") and 0 <= index < len(cluster.get(task_type, [])),
+        f"TF_CONFIG's task {task_type}:{index} is not one of its cluster's workers",
+    )
+    return task_type, index, len(workers)
+
+
 def resolve(config: Config) -> Config:
     """Validates `config` and replaces 'auto' values by what they stand for."""
     validate_model(config.model)

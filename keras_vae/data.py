@@ -85,14 +85,23 @@ def load_model_data(
 ) -> DataSplits:
     """The data of a trained model: its run's data (from model_dir/config.json, with the
     run's seed), or `dataset` (overriding the run's) binarized as `binarize` says."""
+    run_shape = None
     if model_dir is not None:
-        run = config_lib.load(os.path.join(model_dir, model_dir_lib.CONFIG))
+        run, run_source = model_dir_lib.load_run_config(model_dir)
         data_config, seed = run.data, run.train.seed
+        run_shape = run_source.get("image_shape")
     else:
         data_config = config_lib.DataConfig(dataset=dataset, binarize=binarize)
     if dataset is not None:
         data_config = dataclasses.replace(data_config, dataset=dataset, data_dir=data_dir)
-    return load_splits(data_config, seed)
+    splits = load_splits(data_config, seed)
+    # The run records its image shape, so other data is checked before TensorFlow
+    # loads the model (a bare SavedModel is checked against its signatures later).
+    if run_shape is not None and tuple(run_shape) != splits.image_shape:
+        raise DataError(
+            f"the data's images are {splits.image_shape} but the model takes {tuple(run_shape)}"
+        )
+    return splits
 
 
 def host_reachable(url: str, timeout: float = CONNECT_TIMEOUT_SECONDS) -> bool:

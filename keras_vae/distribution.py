@@ -16,11 +16,12 @@ How the model divides its work among replicas (loss over the global batch, indep
 random draws) is in keras_vae/model.py.
 """
 
-import json
+import functools
 import os
 
 import tensorflow as tf
 
+from keras_vae.config import cluster_task
 from keras_vae.errors import ConfigError
 
 
@@ -31,44 +32,28 @@ def resolve(name: str) -> str:
     return name
 
 
-def cluster_task() -> tuple[str, int, int]:
-    """(task type, task index, number of workers) from TF_CONFIG.
-
-    Raises ConfigError if TF_CONFIG is missing or does not describe this task.
-    """
-    text = os.environ.get("TF_CONFIG")
-    if not text:
-        raise ConfigError(
-            "distribution=multi_worker needs the TF_CONFIG environment variable "
-            '(e.g. {"cluster": {"worker": ["host1:port", "host2:port"]}, '
-            '"task": {"type": "worker", "index": 0}})'
-        )
-    try:
-        spec = json.loads(text)
-        workers = spec["cluster"].get("worker", []) + spec["cluster"].get("chief", [])
-        task_type, index = spec["task"]["type"], int(spec["task"]["index"])
-    except (ValueError, KeyError, TypeError, AttributeError) as e:
-        raise ConfigError(f"TF_CONFIG is not a valid cluster description: {e}") from None
-    if task_type not in ("worker", "chief") or not 0 <= index < len(
-        spec["cluster"].get(task_type, [])
-    ):
-        raise ConfigError(
-            f"TF_CONFIG's task {task_type}:{index} is not one of its cluster's workers"
-        )
-    return task_type, index, len(workers)
-
-
+@functools.cache
 def make_strategy(name: str) -> tf.distribute.Strategy:
-    """The strategy for a resolved `name` (see the module docstring)."""
+    """The strategy for a resolved `name` (see the module docstring); one per process.
+
+    Strategies are cached because two MirroredStrategy objects over the same devices
+    number their collective ops alike, and one's ops can then meet the other's in a
+    step ("Shape mismatch in the collective instance").
+    """
     if name == "none":
         return tf.distribute.get_strategy()
     if name == "mirrored":
         devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
         return tf.distribute.MirroredStrategy([d.name for d in devices])
     if name == "multi_worker":
-        cluster_task()  # A missing or malformed TF_CONFIG is reported in one line.
+        cluster_task(os.environ)  # A missing or malformed TF_CONFIG is reported in one line.
         return tf.distribute.MultiWorkerMirroredStrategy()
     raise ConfigError(f"unknown distribution {name!r}")
+
+
+def is_default(strategy: tf.distribute.Strategy) -> bool:
+    """Whether `strategy` is TensorFlow's default, no-distribution strategy."""
+    return type(strategy).__name__ == "_DefaultDistributionStrategy"
 
 
 def is_chief(strategy: tf.distribute.Strategy) -> bool:

@@ -3,7 +3,10 @@
 import dataclasses
 import os
 
+import numpy as np
+
 from keras_vae import config as config_lib
+from keras_vae import data as data_lib
 from keras_vae import model_dir as model_dir_lib
 from keras_vae.errors import ConfigError
 
@@ -45,4 +48,23 @@ def resolve(c: EvalConfig) -> EvalConfig:
     )
     # A run's report goes into its directory; a bare SavedModel's beside its files.
     output = c.output or os.path.join(c.model_dir or saved_model, "eval.json")
+    # Checked now: the report is written after minutes of scoring.
+    folder = os.path.dirname(os.path.abspath(output))
+    if os.path.isdir(output):
+        raise ConfigError(f"output {output} is a directory; name the JSON file to write")
+    if not os.path.isdir(folder):
+        raise ConfigError(f"output folder {folder} does not exist")
     return dataclasses.replace(c, saved_model=saved_model, binarize=binarize, output=output)
+
+
+def load_images(c: EvalConfig):
+    """The images of the requested split, float32 in [0, 1], and their data source record.
+
+    numpy only, so that the command reports a missing or corrupt data file before
+    TensorFlow loads.
+    """
+    splits = data_lib.load_model_data(c.model_dir, c.dataset, c.data_dir, c.binarize, c.seed)
+    images, _ = splits.split(c.split)
+    if c.max_examples:
+        images = images[: c.max_examples]
+    return images.astype(np.float32) / 255.0, splits.source

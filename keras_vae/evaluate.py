@@ -56,9 +56,11 @@ def config_from_flags() -> eval_config_lib.EvalConfig:
 
 
 def _evaluate() -> None:
-    config = eval_config_lib.resolve(config_from_flags())  # Before TensorFlow loads.
+    # Flags, paths and data are checked before TensorFlow loads.
+    config = eval_config_lib.resolve(config_from_flags())
+    data = eval_config_lib.load_images(config)
     evaluation = importlib.import_module("keras_vae.evaluation")
-    r = evaluation.evaluate_run(config)
+    r = evaluation.evaluate_run(config, data=data)
     print(
         f"{r['split']}: ELBO {r['elbo']:.2f} nats (reconstruction {r['reconstruction']:.2f}, "
         f"KL {r['kl']:.2f}); log p(x) >= {r['log_likelihood']:.2f} with "

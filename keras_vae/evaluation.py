@@ -20,7 +20,7 @@ from keras_vae import data as data_lib
 from keras_vae import handles, inference, latent
 from keras_vae import model_dir as model_dir_lib
 from keras_vae.errors import DataError
-from keras_vae.eval_config import EvalConfig
+from keras_vae.eval_config import EvalConfig, load_images
 
 # Rows (image x sample pairs) per decoder call: big enough for matmuls near peak
 # speed and a small per-call overhead, small enough that the [rows, pixels] decoder
@@ -86,6 +86,12 @@ def per_example_bounds(
     Returns:
         (iw_bound [N], mean_log_likelihood [N]) in nats, float64.
     """
+    if not isinstance(num_samples, (int, np.integer)) or num_samples < 1:
+        raise ValueError(f"num_samples must be a positive integer, got {num_samples!r}")
+    # The SavedModel refuses calls that decode more than MAX_OUTPUT_FLOATS floats;
+    # only images far larger than MNIST's would need fewer rows than the default.
+    pixels = int(np.prod(np.shape(images)[1:]))
+    rows_per_call = max(1, min(rows_per_call, handles.MAX_OUTPUT_FLOATS // max(pixels, 1)))
     # Equal chunks (5000 = 2 x 2500, not 4096 + 904), so at most two shapes get traced.
     chunks = math.ceil(num_samples / rows_per_call)
     samples_per_call = math.ceil(num_samples / chunks)
@@ -153,18 +159,12 @@ def evaluate_images(
     }
 
 
-def load_images(c: EvalConfig):
-    """The images of the requested split, float32 in [0, 1], and their data source record."""
-    splits = data_lib.load_model_data(c.model_dir, c.dataset, c.data_dir, c.binarize, c.seed)
-    images, _ = splits.split(c.split)
-    if c.max_examples:
-        images = images[: c.max_examples]
-    return images.astype(np.float32) / 255.0, splits.source
+def evaluate_run(c: EvalConfig, print_fn=print, data=None) -> dict:
+    """Evaluates a run or SavedModel per `c` (already resolved); writes and returns the report.
 
-
-def evaluate_run(c: EvalConfig, print_fn=print) -> dict:
-    """Evaluates a run or SavedModel per `c` (already resolved); writes and returns the report."""
-    images, source = load_images(c)
+    data: (images, source) from `eval_config.load_images(c)`, if already loaded.
+    """
+    images, source = data if data is not None else load_images(c)
     scorer = handles.load_saved_model(c.saved_model)
     if tuple(images.shape[1:]) != scorer.image_shape:
         raise DataError(

@@ -13,13 +13,20 @@ The SavedModel needs neither keras_vae nor Keras to load:
         # {"log_weights", "log_likelihood"}: [k, batch] log p(x,z) - log q(z|x) and log p(x|z)
         # for k draws z ~ q(z|x); what the evaluate command needs (ELBO, NLL).
 Images are float32 [batch, height, width] in [0, 1]; inputs of another shape or
-dtype are rejected by the signature rather than broadcast.
+dtype are rejected by the signature rather than broadcast. Every signature also
+answers a bad value with tf.errors.InvalidArgumentError and a one-line reason,
+before any maths: pixels that are NaN, infinite or outside [0, 1] ("images must be
+finite and in [0, 1]"), a non-finite z, num_samples < 1, num_steps < 2, seeds of
+the wrong shape, and requests that would decode more than
+`handles.MAX_OUTPUT_FLOATS` (2**28) floats in one call (num_samples * H * W for
+sample, num_samples * batch * H * W for log_weights, batch * num_steps * H * W for
+interpolate: 342,392 28x28 images), which are to be split into smaller calls.
 """
 
 import keras
 import tensorflow as tf
 
-from keras_vae import importance
+from keras_vae import handles, importance
 
 
 def export_saved_model(model, path: str) -> None:
@@ -28,25 +35,60 @@ def export_saved_model(model, path: str) -> None:
     images_spec = tf.TensorSpec([None, height, width], tf.float32, name="images")
     z_spec = tf.TensorSpec([None, model.latent_dims], tf.float32, name="z")
 
+    pixels = height * width
+
+    # Graph ops run in any order unless told: each check runs under
+    # tf.control_dependencies before the maths, so a bad input fails with its own
+    # message rather than somewhere inside the decoder (or not at all: NaN pixels
+    # would come back as NaN codes).
+    def after(checks, *tensors):
+        with tf.control_dependencies(checks):
+            return [tf.identity(t) for t in tensors]
+
     # Loaded signatures do not check shapes themselves: a [N, 784] batch would be
     # reshaped and silently accepted. ensure_shape makes it an error.
-    def checked_images(images):
-        return tf.ensure_shape(images, [None, height, width])
+    def checked_images(images, name="images"):
+        images = tf.ensure_shape(images, [None, height, width])
+        # False for NaN too, so one reduction covers both.
+        valid = tf.reduce_all((images >= 0.0) & (images <= 1.0))
+        return after(
+            [tf.debugging.Assert(valid, [f"{name} must be finite and in [0, 1]"])], images
+        )[0]
+
+    def checked_count(count, name, minimum, floats_per_unit, requirement):
+        """A scalar count >= minimum whose output, count * floats_per_unit floats, is in bounds."""
+        count = tf.ensure_shape(count, [])
+        total = tf.cast(count, tf.int64) * tf.cast(floats_per_unit, tf.int64)
+        checks = [
+            tf.debugging.Assert(count >= minimum, [f"{name} must be {requirement}"]),
+            tf.debugging.Assert(
+                total <= handles.MAX_OUTPUT_FLOATS,
+                [
+                    f"{name} asks for more than {handles.MAX_OUTPUT_FLOATS} output floats in "
+                    "one call; split the request into smaller calls"
+                ],
+            ),
+        ]
+        return after(checks, count)[0]
 
     def encode(images):
         mean, log_variance = model.encode(checked_images(images))
         return {"mean": mean, "log_variance": log_variance}
 
     def decode(z):
-        return {"images": model.decode_images(tf.ensure_shape(z, [None, model.latent_dims]))}
+        z = tf.ensure_shape(z, [None, model.latent_dims])
+        (z,) = after(
+            [tf.debugging.Assert(tf.reduce_all(tf.math.is_finite(z)), ["z must be finite"])], z
+        )
+        return {"images": model.decode_images(z)}
 
     def sample(num_samples, seed):
+        num_samples = checked_count(num_samples, "num_samples", 1, pixels, "positive")
+        seed = tf.ensure_shape(seed, [])
         # Stateless, so the same seed gives the same images in every process.
-        checks = [tf.debugging.assert_positive(num_samples, message="num_samples must be positive")]
-        with tf.control_dependencies(checks):
-            z = tf.random.stateless_normal(
-                tf.stack([num_samples, model.latent_dims]), seed=tf.stack([seed, 0])
-            )
+        z = tf.random.stateless_normal(
+            tf.stack([num_samples, model.latent_dims]), seed=tf.stack([seed, 0])
+        )
         return {"images": model.decode_images(z)}
 
     def reconstruct(images):
@@ -55,24 +97,27 @@ def export_saved_model(model, path: str) -> None:
         return {"images": model.decode_images(mean)}
 
     def interpolate(start_images, end_images, num_steps):
-        checks = [
-            tf.debugging.assert_greater_equal(
-                num_steps, 2, message="num_steps must be at least 2 (the two ends)"
-            ),
-            tf.debugging.assert_equal(
-                tf.shape(start_images)[0],
-                tf.shape(end_images)[0],
-                message="start_images and end_images must hold as many images",
-            ),
-        ]
-        # Graph ops run in any order unless told: without this, a mismatched batch
-        # could fail first in the subtraction below with a message that names no input.
-        with tf.control_dependencies(checks):
-            start_images = tf.identity(start_images)
-            end_images = tf.identity(end_images)
-            num_steps = tf.identity(num_steps)
-        start, _ = model.encode(checked_images(start_images))
-        end, _ = model.encode(checked_images(end_images))
+        start_images = checked_images(start_images, "start_images")
+        end_images = checked_images(end_images, "end_images")
+        batch = tf.shape(start_images)[0]
+        # Without this, a mismatched batch could fail first in the subtraction below
+        # with a message that names no input.
+        start_images, end_images = after(
+            [
+                tf.debugging.assert_equal(
+                    batch,
+                    tf.shape(end_images)[0],
+                    message="start_images and end_images must hold as many images",
+                )
+            ],
+            start_images,
+            end_images,
+        )
+        num_steps = checked_count(
+            num_steps, "num_steps", 2, batch * pixels, "at least 2 (the two ends)"
+        )
+        start, _ = model.encode(start_images)
+        end, _ = model.encode(end_images)
         t = tf.reshape(tf.linspace(0.0, 1.0, num_steps), [1, -1, 1])
         z = start[:, None] + t * (end - start)[:, None]  # [batch, steps, latent]
         images = model.decode_images(tf.reshape(z, [-1, model.latent_dims]))
@@ -88,7 +133,12 @@ def export_saved_model(model, path: str) -> None:
         ],
     )
     def log_weights(images, num_samples, seed):
-        out = importance.log_weights(model, checked_images(images), num_samples, seed)
+        images = checked_images(images)
+        num_samples = checked_count(
+            num_samples, "num_samples", 1, tf.shape(images)[0] * pixels, "positive"
+        )
+        seed = tf.ensure_shape(seed, [2])
+        out = importance.log_weights(model, images, num_samples, seed)
         return {"log_weights": out["log_weights"], "log_likelihood": out["log_likelihood"]}
 
     log_weights.get_concrete_function()  # ExportArchive takes traced tf.functions.

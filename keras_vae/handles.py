@@ -19,6 +19,28 @@ from keras_vae.errors import ModelDirError, first_line
 
 # What a keras_vae SavedModel must serve to be usable here (see keras_vae/export.py).
 REQUIRED_SIGNATURES = ("encode", "decode", "log_weights")
+# The most floats one call may decode: the exported signatures refuse larger requests
+# (sample: num_samples * H * W; log_weights: num_samples * batch * H * W), which would
+# otherwise run out of memory or for hours. 2**28 floats are 1 GiB: 342,392 28x28 images.
+MAX_OUTPUT_FLOATS = 2**28
+
+
+def check_log_weights_args(images_shape, image_shape, num_samples, seed) -> None:
+    """Raises ValueError for arguments `log_weights` cannot use, before TensorFlow sees them."""
+    if len(images_shape) != 3 or tuple(images_shape[1:]) != tuple(image_shape):
+        raise ValueError(
+            f"images must be [N, {image_shape[0]}, {image_shape[1]}], got shape {tuple(images_shape)}"
+        )
+    if not isinstance(num_samples, (int, np.integer)) or num_samples < 1:
+        raise ValueError(f"num_samples must be a positive integer, got {num_samples!r}")
+    decoded = int(num_samples) * images_shape[0] * image_shape[0] * image_shape[1]
+    if decoded > MAX_OUTPUT_FLOATS:
+        raise ValueError(
+            f"num_samples * batch * height * width is {decoded}, above the limit of "
+            f"{MAX_OUTPUT_FLOATS} floats per call; split the request into smaller calls"
+        )
+    if np.shape(seed) != (2,):
+        raise ValueError(f"seed must be two integers, got shape {np.shape(seed)}")
 
 
 class KerasHandle:
@@ -49,6 +71,7 @@ class KerasHandle:
         return np.asarray(self.model.decode_images(tf.constant(z, tf.float32)))
 
     def log_weights(self, images, num_samples, seed):
+        check_log_weights_args(np.shape(images), self.image_shape, num_samples, seed)
         out = self._log_weights(
             tf.constant(images), tf.constant(num_samples, tf.int32), tf.constant(seed, tf.int64)
         )
@@ -75,6 +98,7 @@ class SavedModelHandle:
         return self._decode(z=tf.constant(z, tf.float32))["images"].numpy()
 
     def log_weights(self, images, num_samples, seed):
+        check_log_weights_args(np.shape(images), self.image_shape, num_samples, seed)
         out = self._log_weights(
             images=tf.constant(images),
             num_samples=tf.constant(num_samples, tf.int32),

@@ -11,12 +11,14 @@ training run and from a deployed model:
 Images are float32 [N, H, W] in [0, 1]; decoded images are pixel means E[x|z].
 Large inputs are processed in batches so memory stays bounded. Codes come from the
 posterior means (no sampling), so results are deterministic; `sample` takes a seed.
+Arguments of the wrong shape or range (NaN or out-of-range pixels, num_samples < 1 or
+a request above `handles.MAX_OUTPUT_FLOATS` floats) raise ValueError.
 """
 
 import numpy as np
 
 from keras_vae import figures, latent
-from keras_vae.handles import as_handle
+from keras_vae.handles import MAX_OUTPUT_FLOATS, as_handle
 
 BATCH_SIZE = 1000
 
@@ -34,6 +36,10 @@ def _images(model, images) -> np.ndarray:
         )
     if not np.issubdtype(images.dtype, np.floating):
         raise ValueError(f"images must be floats in [0, 1], got dtype {images.dtype}")
+    # A NaN or a 0..255 image would encode to a plausible-looking but meaningless code.
+    bad = np.count_nonzero(~((images >= 0) & (images <= 1)))
+    if bad:
+        raise ValueError(f"images must be finite and in [0, 1]; {bad} pixels are not")
     return images.astype(np.float32)
 
 
@@ -71,6 +77,12 @@ def sample(model, num_samples: int, seed: int) -> np.ndarray:
     model = as_handle(model)
     if int(num_samples) < 1:
         raise ValueError(f"num_samples must be at least 1, got {num_samples}")
+    height, width = model.image_shape
+    if int(num_samples) * height * width > MAX_OUTPUT_FLOATS:
+        raise ValueError(
+            f"num_samples={num_samples} would return more than {MAX_OUTPUT_FLOATS} floats; "
+            "split the request into smaller calls"
+        )
     z = np.random.default_rng(seed).standard_normal((int(num_samples), model.latent_dims))
     return decode(model, z)
 

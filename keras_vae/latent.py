@@ -11,7 +11,7 @@ def linear_path(start: np.ndarray, end: np.ndarray, steps: int) -> np.ndarray:
     """Codes [B, steps, L] evenly spaced on the segments from `start` to `end` ([B, L])."""
     _check_steps(steps)
     t = np.linspace(0.0, 1.0, steps)[None, :, None]
-    start, end = np.asarray(start, np.float64), np.asarray(end, np.float64)
+    start, end = _endpoints(start, end)
     return (start[:, None] + t * (end - start)[:, None]).astype(np.float32)
 
 
@@ -24,7 +24,7 @@ def spherical_path(start: np.ndarray, end: np.ndarray, steps: int) -> np.ndarray
     2016). Nearly parallel endpoints fall back to the straight line.
     """
     _check_steps(steps)
-    start, end = np.asarray(start, np.float64), np.asarray(end, np.float64)
+    start, end = _endpoints(start, end)
     norms = np.linalg.norm(start, axis=-1) * np.linalg.norm(end, axis=-1)
     cosine = np.sum(start * end, axis=-1) / np.maximum(norms, 1e-12)
     omega = np.arccos(np.clip(cosine, -1.0, 1.0))[:, None]  # [B, 1]
@@ -65,6 +65,11 @@ def attribute_vector(means: np.ndarray, labels: np.ndarray, towards, away_from) 
     it moves the code towards class `towards`.
     """
     labels = np.asarray(labels)
+    if labels.shape != np.shape(means)[:1]:
+        raise ValueError(
+            f"labels must hold one label per code: {np.shape(means)[0]} codes, "
+            f"labels of shape {labels.shape}"
+        )
     for label in (towards, away_from):
         if not np.any(labels == label):
             present = ", ".join(str(v) for v in np.unique(labels))
@@ -77,7 +82,13 @@ def attribute_vector(means: np.ndarray, labels: np.ndarray, towards, away_from) 
 def add_attribute(codes: np.ndarray, vector: np.ndarray, strengths) -> np.ndarray:
     """Codes [B, len(strengths), L]: z + a * vector for each code z ([B, L]) and strength a."""
     strengths = np.asarray(strengths, np.float32)
-    return np.asarray(codes, np.float32)[:, None] + strengths[None, :, None] * vector
+    codes = np.asarray(codes, np.float32)
+    # Broadcasting would otherwise add a one-element vector to every coordinate.
+    if codes.ndim != 2 or np.shape(vector) != codes.shape[1:]:
+        raise ValueError(
+            f"codes must be [B, L] and the vector [L], got {codes.shape} and {np.shape(vector)}"
+        )
+    return codes[:, None] + strengths[None, :, None] * vector
 
 
 def kl_per_dimension(mean: np.ndarray, log_variance: np.ndarray) -> np.ndarray:
@@ -109,6 +120,17 @@ def principal_components(points: np.ndarray, count: int = 2):
     variance[:kept] = singular[:kept] ** 2
     ratio = variance / max(float(np.sum(singular**2)), 1e-300)
     return (centred @ components.T).astype(np.float32), ratio
+
+
+def _endpoints(start, end) -> tuple[np.ndarray, np.ndarray]:
+    """Start and end codes as float64 [B, L] of one shape: broadcasting one code against
+    a batch would silently return paths nobody asked for."""
+    start, end = np.asarray(start, np.float64), np.asarray(end, np.float64)
+    if start.ndim != 2 or start.shape != end.shape:
+        raise ValueError(
+            f"start and end codes must both be [B, L], got shapes {start.shape} and {end.shape}"
+        )
+    return start, end
 
 
 def _check_steps(steps: int) -> None:

@@ -440,7 +440,7 @@ class VAE(keras.Model):
         self.elbo_tracker.update_state(terms["elbo"])
         if self.iwae_tracker is not None:
             self.iwae_tracker.update_state(terms["iwae"])
-        return {m.name: m.result() for m in self.metrics}
+        return _as_logs({m.name: m.result() for m in self.metrics})
 
     def schedule_values(self):
         """The scheduled weights in use, for the logs: {"beta"} or, for capacity, {"capacity"}."""
@@ -465,7 +465,7 @@ class VAE(keras.Model):
             images = self.binarize(images)
         terms, gradients = self.objective_gradients(images)
         self.optimizer.apply(gradients, self.trainable_variables)
-        return {**self._record(terms), **self.schedule_values()}
+        return {**self._record(terms), **_as_logs(self.schedule_values())}
 
     def test_step(self, data):
         # z is sampled, as in training: the ELBO is an expectation over q(z|x), and
@@ -495,6 +495,18 @@ class VAE(keras.Model):
 def to_unit_float(images):
     """uint8 pixels -> float32 in [0, 1]; the one conversion that every path uses."""
     return ops.cast(images, "float32") / 255.0
+
+
+def _as_logs(values):
+    # Keras 3 (3.15) reduces a multi-worker step's logs with strategy.reduce("MEAN",
+    # axis=0), which fails on scalars; as [1] vectors they reduce to the same scalars.
+    strategy = tf.distribute.get_strategy()
+    if (
+        isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+        and strategy.extended._in_multi_worker_mode()
+    ):
+        return {name: ops.reshape(value, (1,)) for name, value in values.items()}
+    return values
 
 
 def _images_of(data):

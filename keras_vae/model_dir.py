@@ -179,6 +179,25 @@ def read_json(path: str):
         return json.load(f)
 
 
+def load_run_config(model_dir: str) -> tuple[config_lib.Config, dict]:
+    """The Config in model_dir/config.json and the record of its data source.
+
+    Raises ModelDirError with one line if the file is missing, truncated or not a
+    keras_vae config (a half-written or hand-edited run).
+    """
+    path = os.path.join(model_dir, CONFIG)
+    try:
+        raw = read_json(path)
+        return config_lib.Config.from_dict(raw), dict(raw.get("data_source") or {})
+    except OSError as e:
+        raise ModelDirError(f"cannot read {path}: {e.strerror}") from None
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
+        # json's errors are ValueErrors; a wrong or missing field is one of the others.
+        raise ModelDirError(
+            f"{path} is not a readable keras_vae config ({type(e).__name__}: {e})"
+        ) from None
+
+
 def resolve_model_source(
     model_dir: str | None, saved_model: str | None, dataset: str | None, binarize: str | None
 ) -> tuple[str, str | None]:
@@ -197,9 +216,15 @@ def resolve_model_source(
             raise ModelDirError(f"model_dir {model_dir} does not exist")
         if not os.path.exists(os.path.join(model_dir, CONFIG)):
             raise ModelDirError(f"model_dir {model_dir} is not a keras_vae run (no config.json)")
+        load_run_config(model_dir)
         path = os.path.join(model_dir, SAVED_MODEL)
         if not os.path.isdir(path):
             raise ModelDirError(f"model_dir {model_dir} has no saved_model/ (unfinished run?)")
+        if not os.path.isfile(os.path.join(path, "saved_model.pb")):
+            raise ModelDirError(
+                f"model_dir {model_dir} has a saved_model/ without saved_model.pb "
+                "(unfinished or damaged run?)"
+            )
         return path, binarize
     if not os.path.isdir(saved_model):
         raise ModelDirError(f"saved_model {saved_model} does not exist")

@@ -44,12 +44,17 @@ def training_dataset(
     seed: int,
     pipeline: str = "batched",
     first_epoch: int = 0,
+    epoch_counter: tf.Variable | None = None,
 ) -> tf.data.Dataset:
     """One epoch of batches per pass; pass e (from `first_epoch`) is in `epoch_order`.
 
     The dataset counts its passes: each new iterator (Keras makes one per epoch) takes
     the next epoch's order. An epoch is a finite dataset, not a slice of an endless one,
     because Keras rounds steps_per_epoch up to a multiple of steps_per_execution.
+
+    `epoch_counter` (an int64 variable) replaces the internal count, so that a caller
+    can set the epoch itself (`callbacks.DataEpoch`); needed under a tf.distribute
+    strategy, where Keras draws one batch from an extra iterator before training.
     """
     if pipeline not in PIPELINES:
         raise ValueError(f"pipeline must be one of {PIPELINES}, got {pipeline!r}")
@@ -58,7 +63,9 @@ def training_dataset(
     n = len(images)
     stored = _stored(images)
     steps = steps_per_epoch(n, batch_size)
-    passes = tf.Variable(tf.constant(first_epoch, tf.int64), trainable=False, name="epoch")
+    passes = epoch_counter
+    if passes is None:
+        passes = tf.Variable(tf.constant(first_epoch, tf.int64), trainable=False, name="epoch")
 
     def batches_of_next_epoch(_):
         order = epoch_order(n, seed, passes.assign_add(1) - 1)

@@ -206,8 +206,10 @@ def _train() -> None:
     # Everything that can be checked without TensorFlow is checked first: a bad flag,
     # folder or file is reported in a fraction of a second, before anything is written.
     config = config_lib.resolve(config_from_flags())
-    if config.train.distribution != "multi_worker":
-        # (A worker of a cluster leaves the model directory to the chief.)
+    if config.train.distribution == "multi_worker":
+        # A worker of a cluster leaves the model directory to the chief (worker 0).
+        config_lib.cluster_task(os.environ)
+    else:
         model_dir.check_run(config.model_dir, config.to_dict())
     splits = data.load_splits(config.data, config.train.seed)
     training = importlib.import_module("keras_vae.training")

@@ -33,7 +33,7 @@ from keras_vae import (
 from keras_vae import callbacks as callbacks_lib
 from keras_vae import config as config_lib
 from keras_vae import data as data_lib
-from keras_vae.model import VAE
+from keras_vae.model import VAE, to_unit_float
 
 NUM_FIGURE_EXAMPLES = 30
 MANIFOLD_SIZE = 20
@@ -146,8 +146,18 @@ def compile_model(model: VAE, train: config_lib.TrainConfig, steps: int | None =
     )
 
 
+def _distributable(dataset: tf.data.Dataset, strategy: tf.distribute.Strategy) -> tf.data.Dataset:
+    # Under a strategy Keras first builds the model from one batch averaged over the
+    # replicas, a collective op that takes no uint8: such batches are converted here.
+    if distribution.is_default(strategy):
+        return dataset
+    return dataset.map(to_unit_float)
+
+
 def evaluate_splits(model: VAE, splits: data_lib.DataSplits, batch_size: int) -> dict:
-    """ELBO, reconstruction, KL, loss (and the IWAE bound) per split, z sampled as in training."""
+    """ELBO, reconstruction, KL, loss (and the IWAE bound) per split, z sampled as in training.
+
+    Under the model's tf.distribute strategy, if it has one."""
     images = {
         "train": splits.training_images_for_evaluation(),
         "validation": splits.validation_images,
@@ -157,7 +167,11 @@ def evaluate_splits(model: VAE, splits: data_lib.DataSplits, batch_size: int) ->
         name: {
             k: float(v)
             for k, v in model.evaluate(
-                pipeline.evaluation_dataset(x, batch_size), verbose=0, return_dict=True
+                _distributable(
+                    pipeline.evaluation_dataset(x, batch_size), model.distribute_strategy
+                ),
+                verbose=0,
+                return_dict=True,
             ).items()
         }
         for name, x in images.items()
@@ -300,16 +314,24 @@ def _train_and_evaluate(config, splits, strategy, path, chief, extra_callbacks) 
         callbacks_lib.Backup(os.path.join(path, model_dir.BACKUP), checkpoints, summary),
         *extra_callbacks,
     ]
+    # Set by DataEpoch: under a strategy Keras makes an extra iterator before training.
+    data_epoch = tf.Variable(tf.constant(first_epoch, tf.int64), trainable=False)
+    fit_callbacks.insert(0, callbacks_lib.DataEpoch(data_epoch))
     start = time.perf_counter()
     model.fit(
-        pipeline.training_dataset(
-            splits.train_images,
-            train.batch_size,
-            train.seed,
-            train.input_pipeline,
-            first_epoch=first_epoch,
+        _distributable(
+            pipeline.training_dataset(
+                splits.train_images,
+                train.batch_size,
+                train.seed,
+                train.input_pipeline,
+                epoch_counter=data_epoch,
+            ),
+            strategy,
         ),
-        validation_data=pipeline.evaluation_dataset(splits.validation_images, train.batch_size),
+        validation_data=_distributable(
+            pipeline.evaluation_dataset(splits.validation_images, train.batch_size), strategy
+        ),
         epochs=train.epochs,
         initial_epoch=first_epoch,
         callbacks=fit_callbacks,

@@ -5,6 +5,7 @@ before TensorFlow is imported, so a mistake costs a fraction of a second.
 """
 
 import dataclasses
+import math
 import os
 
 import numpy as np
@@ -13,6 +14,10 @@ from keras_vae import config as config_lib
 from keras_vae import data as data_lib
 from keras_vae import model_dir as model_dir_lib
 from keras_vae.errors import ConfigError
+
+# Images in one figure at most: a larger grid is unreadable, and a request like
+# --num_samples=1000000000 would otherwise run out of memory after the first figures.
+MAX_FIGURE_IMAGES = 10_000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,10 +72,23 @@ def resolve(c: VisualizeConfig) -> VisualizeConfig:
     for name in ("steps", "traversal_steps"):
         if not isinstance(getattr(c, name), int) or getattr(c, name) < 2:
             raise ConfigError(f"{name} must be an integer >= 2, got {getattr(c, name)!r}")
-    if not c.traversal_range > 0:
-        raise ConfigError(f"traversal_range must be positive, got {c.traversal_range!r}")
+    if not (c.traversal_range > 0 and math.isfinite(c.traversal_range)):
+        raise ConfigError(f"traversal_range must be a positive number, got {c.traversal_range!r}")
     if not c.strengths:
         raise ConfigError("strengths must list at least one value, e.g. -1,0,1")
+    if not all(math.isfinite(a) for a in c.strengths):
+        raise ConfigError(f"strengths must be finite numbers, got {list(c.strengths)}")
+    figures = {
+        "reconstruction.png (2 x num_examples)": 2 * c.num_examples,
+        "samples.png (num_samples)": c.num_samples,
+        "manifold.png (manifold_size^2)": c.manifold_size**2,
+        "interpolation.png (2 x pairs x steps)": 2 * c.pairs * c.steps,
+        "traversal.png (traversal_dims x traversal_steps)": c.traversal_dims * c.traversal_steps,
+        "arithmetic.png (arithmetic_images x strengths)": c.arithmetic_images * len(c.strengths),
+    }
+    for figure, count in figures.items():
+        if count > MAX_FIGURE_IMAGES:
+            raise ConfigError(f"{figure} would hold {count} images, more than {MAX_FIGURE_IMAGES}")
     if c.split not in config_lib.SPLITS:
         raise ConfigError(
             f"unknown split {c.split!r}: expected one of {', '.join(config_lib.SPLITS)}"
@@ -83,6 +101,8 @@ def resolve(c: VisualizeConfig) -> VisualizeConfig:
     # DIR/figures for a run; figures/ beside a bare SavedModel's folder.
     home = c.model_dir or os.path.dirname(os.path.abspath(saved_model))
     out = c.out or os.path.join(home, "figures")
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise ConfigError(f"out {out} exists and is not a directory")
     return dataclasses.replace(c, saved_model=saved_model, binarize=binarize, out=out)
 
 

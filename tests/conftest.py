@@ -13,6 +13,21 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED_DATA = os.path.join(os.path.dirname(REPO), "shared", "data")
 
 
+# The tf.distribute tests mirror over this many logical CPU devices.
+LOGICAL_CPUS = 2
+
+
+def pytest_configure(config):
+    # Logical devices can only be set before TensorFlow's runtime starts, so here, once
+    # per session. Unless asked, TensorFlow still places every op on the first one.
+    import tensorflow as tf
+
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(
+        cpu, [tf.config.LogicalDeviceConfiguration()] * LOGICAL_CPUS
+    )
+
+
 def write_idx(path, array, gz=True):
     """Writes a uint8 array as an IDX file (magic 0x0803 for 3-D, 0x0801 for 1-D)."""
     array = np.asarray(array, dtype=np.uint8)
