@@ -240,3 +240,37 @@ def test_first_line_of_an_error():
 
     assert first_line(ValueError("\n  bad thing\nmore context\n")) == "bad thing"
     assert first_line(ValueError("")) == "ValueError"
+
+
+TWO_WORKERS = {"worker": ["127.0.0.1:1", "127.0.0.1:2"]}
+
+
+@pytest.mark.parametrize(
+    "tf_config, message",
+    [
+        (None, "needs the TF_CONFIG environment variable"),
+        ("{not json", "TF_CONFIG is not a valid cluster description"),
+        (json.dumps({"cluster": TWO_WORKERS}), "TF_CONFIG is not a valid cluster description"),
+        (
+            json.dumps({"cluster": TWO_WORKERS, "task": {"type": "worker", "index": 2}}),
+            "task worker:2 is not one of its cluster's workers",
+        ),
+        (
+            json.dumps({"cluster": TWO_WORKERS, "task": {"type": "ps", "index": 0}}),
+            "task ps:0 is not one of its cluster's workers",
+        ),
+    ],
+    ids=["missing", "not-json", "no-task", "index-out-of-range", "parameter-server"],
+)
+def test_bad_tf_config_is_one_clear_error(tf_config, message):
+    environ = {} if tf_config is None else {"TF_CONFIG": tf_config}
+    with pytest.raises(ConfigError, match=message):
+        config_lib.cluster_task(environ)
+
+
+def test_tf_config_names_the_task():
+    spec = {
+        "cluster": {**TWO_WORKERS, "chief": ["127.0.0.1:3"]},
+        "task": {"type": "worker", "index": 1},
+    }
+    assert config_lib.cluster_task({"TF_CONFIG": json.dumps(spec)}) == ("worker", 1, 3)

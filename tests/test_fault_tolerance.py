@@ -201,3 +201,23 @@ def test_deterministic_runs_give_bitwise_identical_weights(tmp_path):
         weights.append(checkpoint_weights(tmp_path / name))
     for a, b in zip(*weights):
         np.testing.assert_array_equal(a, b)
+
+
+def test_checkpoints_load_in_safe_mode(tmp_path):
+    import keras_vae
+
+    model = VAE(latent_dims=2, hidden_units=(8,))
+    model.save(tmp_path / "vae.keras")
+    loaded = keras_vae.load_checkpoint(str(tmp_path / "vae.keras"))
+    for a, b in zip(model.get_weights(), loaded.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+    # A Lambda layer's Python code would be unpickled to load it: safe mode refuses.
+    inputs = keras.Input((2,))
+    unsafe = keras.Model(inputs, keras.layers.Lambda(lambda x: x * 2)(inputs))
+    unsafe.save(tmp_path / "lambda.keras")
+    with pytest.raises(ModelDirError, match="cannot load checkpoint .*unsafe"):
+        keras_vae.load_checkpoint(str(tmp_path / "lambda.keras"))
+    (tmp_path / "text.keras").write_text("not a zip")
+    with pytest.raises(ModelDirError, match="not a .keras file"):
+        keras_vae.load_checkpoint(str(tmp_path / "text.keras"))
