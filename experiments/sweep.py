@@ -26,7 +26,12 @@ from configs import EXPERIMENTS  # noqa: E402
 from keras_vae import config as config_lib  # noqa: E402
 from keras_vae import eval_config as eval_config_lib  # noqa: E402
 
-flags.DEFINE_enum("experiment", None, list(EXPERIMENTS), "Which experiment to run.")
+flags.DEFINE_list(
+    "experiment",
+    None,
+    f"Experiments to run, comma-separated: {', '.join(EXPERIMENTS)}; with several, each "
+    "writes to OUT/EXPERIMENT.",
+)
 flags.DEFINE_string("dataset", "idx:../shared/data/mnist-sample", "Data set (see keras_vae.train).")
 flags.DEFINE_integer("epochs", 50, "Training epochs per run.")
 flags.DEFINE_integer("batch_size", 100, "Examples per step.")
@@ -41,6 +46,11 @@ flags.DEFINE_bool(
     "Smoke-test settings: fewer runs, 1 epoch, hidden_units 32, k=10, 50 test images.",
 )
 flags.mark_flags_as_required(["experiment", "out"])
+flags.register_validator(
+    "experiment",
+    lambda names: bool(names) and set(names) <= set(EXPERIMENTS),
+    f"--experiment takes one or more of {', '.join(EXPERIMENTS)}",
+)
 
 FLAGS = flags.FLAGS
 NUM_SAMPLES = 64
@@ -195,37 +205,45 @@ def run(experiment, name, overrides, runs_dir) -> dict:
 FLAGS_USED = ("experiment", "dataset", "epochs", "batch_size", "eval_k", "eval_examples", "seed")
 
 
-def main(argv):
-    del argv
-    logging.set_verbosity(logging.WARNING)  # TensorFlow's savers log every file at INFO.
-    if FLAGS.quick:
-        FLAGS.epochs, FLAGS.eval_k, FLAGS.eval_examples = 1, 10, 50
-    experiment = EXPERIMENTS[FLAGS.experiment]
-    runs_dir = FLAGS.runs_dir or os.path.join(FLAGS.out, "runs")
+def run_experiment(experiment, out: str, runs_dir: str, command: str) -> None:
     rows = [run(experiment, n, o, runs_dir) for n, o in experiment.variants(FLAGS.quick)]
 
     import sweep_plots
 
-    os.makedirs(FLAGS.out, exist_ok=True)
-    command = f"python experiments/sweep.py {' '.join(sys.argv[1:])}"
+    os.makedirs(out, exist_ok=True)
     summary = [
         {k: v for k, v in r.items() if k not in ("samples", "encodings", "encoding_labels")}
         for r in rows
     ]
-    with open(os.path.join(FLAGS.out, "rows.json"), "w") as f:
+    with open(os.path.join(out, "rows.json"), "w") as f:
         json.dump(
             {"command": command, "flags": {k: FLAGS[k].value for k in FLAGS_USED}, "rows": summary},
             f,
             indent=2,
         )
     table = markdown_table(rows)
-    with open(os.path.join(FLAGS.out, "table.md"), "w") as f:
+    with open(os.path.join(out, "table.md"), "w") as f:
         f.write(f"Command: `{command}`\n\n{experiment.TITLE}. {experiment.CLAIM}\n\n{table}")
     sweep_plots.PLOTS[experiment.PLOT](
-        os.path.join(FLAGS.out, "plot.png"), rows, FLAGS.dataset.split("/")[-1]
+        os.path.join(out, "plot.png"), rows, FLAGS.dataset.split("/")[-1]
     )
-    write_hparams(os.path.join(FLAGS.out, "hparams"), rows)
+    write_hparams(os.path.join(out, "hparams"), rows)
     print(table)
+
+
+def main(argv):
+    del argv
+    logging.set_verbosity(logging.WARNING)  # TensorFlow's savers log every file at INFO.
+    if FLAGS.quick:
+        FLAGS.epochs, FLAGS.eval_k, FLAGS.eval_examples = 1, 10, 50
+    command = f"python experiments/sweep.py {' '.join(sys.argv[1:])}"
+    several = len(FLAGS.experiment) > 1
+    for name in FLAGS.experiment:
+        out = os.path.join(FLAGS.out, name) if several else FLAGS.out
+        runs_dir = FLAGS.runs_dir or os.path.join(FLAGS.out, "runs")
+        if several:
+            runs_dir = os.path.join(runs_dir, name)
+        run_experiment(EXPERIMENTS[name], out, runs_dir, command)
 
 
 if __name__ == "__main__":

@@ -181,6 +181,24 @@ def dataset_kind(name: str) -> str:
     )
 
 
+# Bounds that catch a typo (an extra zero or three) before TensorFlow runs out of memory.
+MAX_LAYER_UNITS = 100_000
+MAX_PARAMETERS = 2**28
+MAX_BATCH_SIZE = 2**20
+
+
+def dense_parameters(m: ModelConfig, pixels: int = 28 * 28) -> int:
+    """Weights and biases of the encoder and decoder for images of `pixels` pixels."""
+    sizes = [pixels, *m.hidden_units]
+    encoder = (
+        sum((a + 1) * b for a, b in zip(sizes, sizes[1:])) + 2 * (sizes[-1] + 1) * m.latent_dims
+    )
+    outputs = 2 if m.likelihood == "gaussian" and m.gaussian_variance == "learned" else 1
+    decoder_sizes = [m.latent_dims, *m.hidden_units[::-1]]
+    decoder = sum((a + 1) * b for a, b in zip(decoder_sizes, decoder_sizes[1:]))
+    return encoder + decoder + outputs * (decoder_sizes[-1] + 1) * pixels
+
+
 def validate_model(m: ModelConfig) -> None:
     _require(
         _is_int(m.latent_dims) and m.latent_dims >= 1,
@@ -204,7 +222,23 @@ def validate_model(m: ModelConfig) -> None:
         f"unknown gaussian_variance {m.gaussian_variance!r}: "
         f"expected one of {', '.join(GAUSSIAN_VARIANCES)}",
     )
-    _require(m.gaussian_sigma > 0, f"gaussian_sigma must be positive, got {m.gaussian_sigma!r}")
+    _require(
+        isinstance(m.gaussian_sigma, (int, float))
+        and math.isfinite(m.gaussian_sigma)
+        and m.gaussian_sigma > 0,
+        f"gaussian_sigma must be a finite positive number, got {m.gaussian_sigma!r}",
+    )
+    _require(
+        m.latent_dims <= MAX_LAYER_UNITS and max(m.hidden_units) <= MAX_LAYER_UNITS,
+        f"latent_dims and hidden_units must be at most {MAX_LAYER_UNITS:,}, "
+        f"got {m.latent_dims} and {list(m.hidden_units)}",
+    )
+    parameters = dense_parameters(m)
+    _require(
+        parameters <= MAX_PARAMETERS,
+        f"the model would have {parameters:,} weights for 28x28 images, more than "
+        f"{MAX_PARAMETERS:,} (1 GiB of float32, 4 GiB with Adam's state); use smaller layers",
+    )
     _require(
         m.beta >= 0 and m.beta != float("inf"), f"beta must be a finite number >= 0, got {m.beta!r}"
     )
@@ -261,8 +295,8 @@ def validate_train(t: TrainConfig) -> None:
         _is_int(t.epochs) and t.epochs >= 1, f"epochs must be a positive integer, got {t.epochs!r}"
     )
     _require(
-        _is_int(t.batch_size) and t.batch_size >= 1,
-        f"batch_size must be a positive integer, got {t.batch_size!r}",
+        _is_int(t.batch_size) and 1 <= t.batch_size <= MAX_BATCH_SIZE,
+        f"batch_size must be an integer from 1 to {MAX_BATCH_SIZE:,}, got {t.batch_size!r}",
     )
     _require(
         t.learning_rate > 0 and t.learning_rate != float("inf"),
@@ -291,8 +325,8 @@ def validate_train(t: TrainConfig) -> None:
         f"jit_compile must be one of {', '.join(JIT_COMPILE)}, got {t.jit_compile!r}",
     )
     _require(
-        _is_int(t.steps_per_execution) and t.steps_per_execution >= 1,
-        f"steps_per_execution must be a positive integer, got {t.steps_per_execution!r}",
+        _is_int(t.steps_per_execution) and 1 <= t.steps_per_execution <= 100_000,
+        f"steps_per_execution must be an integer from 1 to 100,000, got {t.steps_per_execution!r}",
     )
     _require(
         t.input_pipeline in PIPELINES,

@@ -4,6 +4,8 @@
     handle = handles.as_handle(vae)                                  # an in-memory VAE
     mean, log_variance = handle.encode(images)      # images float32 [N, H, W] in [0, 1]
     pixels = handle.decode(z)                       # z [N, latent_dims] -> [N, H, W]
+    log_w, log_px = handle.log_weights(images, k, [a, b])  # each [k, N]; ValueError for
+                                                    # k < 1, a seed not of 2 or too large a call
 
 The evaluation, inference and visualize code work through this view, so everything
 they compute from a training run can be computed from the deployed SavedModel alone,

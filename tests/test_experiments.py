@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 
+import pytest
 from conftest import REPO, _write_synthetic_folder
 
 
@@ -96,3 +97,64 @@ def test_benchmark_rejects_an_unknown_part():
     result = _run_script("benchmark.py", "--part=speed")
     assert result.returncode != 0
     assert "unknown --part" in result.stderr
+
+
+SWEEP_RUNS = {
+    "latent_size": ["latent_3", "latent_20"],
+    "beta": ["beta_0.5", "beta_4"],
+    "likelihood": ["bernoulli", "gaussian_fixed", "gaussian_learned"],
+    "latent_2d": ["latent_2"],
+}
+
+
+def test_every_sweep_runs_quick(tmp_path):
+    folder = _write_synthetic_folder(tmp_path / "idx", train=120, test=40)
+    out = tmp_path / "out"
+    # One process for all four: TensorFlow's start-up is paid once.
+    result = _run_script(
+        "sweep.py",
+        f"--experiment={','.join(SWEEP_RUNS)}",
+        "--quick",
+        f"--dataset=idx:{folder}",
+        f"--out={out}",
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    for experiment, runs in SWEEP_RUNS.items():
+        folder = out / experiment
+        report = json.loads((folder / "rows.json").read_text())
+        rows = report["rows"]
+        assert [r["name"] for r in rows] == runs
+        assert report["command"].startswith("python experiments/sweep.py --experiment=")
+        for r in rows:
+            assert r["epochs"] == 1 and r["eval_k"] == 10 and r["eval_images"] == 40
+            assert r["test_elbo"] <= -r["test_nll"] + 1e-6  # the ELBO never beats the IW bound
+            assert r["test_elbo"] == pytest.approx(-(r["test_reconstruction"] + r["test_kl"]))
+            assert 0 <= r["knn_accuracy"] <= 1 and len(r["history"]["val_elbo"]) == 1
+        assert all(f"| {name} |" in (folder / "table.md").read_text() for name in runs)
+        assert (folder / "plot.png").stat().st_size > 10_000
+        _assert_hparams(folder / "hparams", runs)
+
+
+def _assert_hparams(folder, runs):
+    """The HParams plugin's records: the experiment's config and one session per run."""
+    from tensorboard.backend.event_processing import event_accumulator
+    from tensorboard.plugins.hparams import metadata
+
+    def plugin_content(path):
+        acc = event_accumulator.EventAccumulator(str(path))
+        acc.Reload()
+        return acc.PluginTagToContent(metadata.PLUGIN_NAME)
+
+    assert metadata.EXPERIMENT_TAG in plugin_content(folder)
+    for name in runs:
+        content = plugin_content(folder / name)
+        info = metadata.parse_session_start_info_plugin_data(
+            content[metadata.SESSION_START_INFO_TAG]
+        )
+        assert info.group_name == name or name in str(info)
+
+
+def test_sweep_rejects_an_unknown_experiment(tmp_path):
+    result = _run_script("sweep.py", "--experiment=beta,nope", f"--out={tmp_path}")
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr and "nope" in result.stderr
