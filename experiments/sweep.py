@@ -55,7 +55,8 @@ flags.register_validator(
 FLAGS = flags.FLAGS
 NUM_SAMPLES = 64
 KNN_NEIGHBOURS = 5
-KNN_REFERENCE = 5000  # training encodings the test encodings are classified against
+KNN_REFERENCE = 5000
+INFORMATIVE_NATS = 0.1  # training encodings the test encodings are classified against
 
 
 def run_config(experiment, name: str, overrides: dict, runs_dir: str) -> config_lib.Config:
@@ -91,11 +92,17 @@ def knn_accuracy(train_codes, train_labels, test_codes, test_labels, k=KNN_NEIGH
     return float(np.mean(predicted == test_labels))
 
 
+def informative_dimensions(kl_per_dimension, nats: float = INFORMATIVE_NATS) -> int:
+    """Latent dimensions whose average KL exceeds `nats`: a stricter count than active
+    units (Cov_x E[z_i] > 0.01 admits dimensions carrying a few hundredths of a nat)."""
+    return sum(kl > nats for kl in kl_per_dimension)
+
+
 def markdown_table(rows: list[dict]) -> str:
     lines = [
         "| run | settings | epochs | test ELBO | reconstruction | KL | NLL | k (NLL) "
-        "| images | active units | 5-NN accuracy | train time | eval time |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| images | active units | KL > 0.1 nat | 5-NN accuracy | train time | eval time |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         settings = ", ".join(f"{k}={v}" for k, v in r["hparams"].items())
@@ -103,6 +110,7 @@ def markdown_table(rows: list[dict]) -> str:
             f"| {r['name']} | {settings} | {r['epochs']} | {r['test_elbo']:.2f} "
             f"| {r['test_reconstruction']:.2f} | {r['test_kl']:.2f} | {r['test_nll']:.2f} "
             f"| {r['eval_k']} | {r['eval_images']} | {r['active_units']}/{r['latent_dims']} "
+            f"| {informative_dimensions(r['kl_per_dimension'])} "
             f"| {100 * r['knn_accuracy']:.1f}% | {r['train_seconds']:.0f} s "
             f"| {r['eval_seconds']:.0f} s |"
         )
@@ -217,7 +225,12 @@ def run_experiment(experiment, out: str, runs_dir: str, command: str) -> None:
     ]
     with open(os.path.join(out, "rows.json"), "w") as f:
         json.dump(
-            {"command": command, "flags": {k: FLAGS[k].value for k in FLAGS_USED}, "rows": summary},
+            {
+                "command": command,
+                "experiment": experiment.NAME,
+                "flags": {k: FLAGS[k].value for k in FLAGS_USED},
+                "rows": summary,
+            },
             f,
             indent=2,
         )

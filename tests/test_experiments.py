@@ -133,6 +133,11 @@ def test_every_sweep_runs_quick(tmp_path):
         assert all(f"| {name} |" in (folder / "table.md").read_text() for name in runs)
         assert (folder / "plot.png").stat().st_size > 10_000
         _assert_hparams(folder / "hparams", runs)
+    # sweep_tables.py rebuilds the very tables sweep.py wrote, from rows.json alone.
+    written = {e: (out / e / "table.md").read_text() for e in SWEEP_RUNS}
+    rebuilt = _run_script("sweep_tables.py", *(str(out / e) for e in SWEEP_RUNS))
+    assert rebuilt.returncode == 0, rebuilt.stderr[-2000:]
+    assert {e: (out / e / "table.md").read_text() for e in SWEEP_RUNS} == written
 
 
 def _assert_hparams(folder, runs):
