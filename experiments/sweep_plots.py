@@ -9,8 +9,9 @@ import numpy as np  # noqa: E402
 from keras_vae import figures  # noqa: E402
 
 
-def _save(fig, path):
-    fig.tight_layout()
+def _save(fig, path, top=1.0):
+    # `top` < 1 leaves room for a suptitle, which tight_layout does not know of.
+    fig.tight_layout(rect=(0, 0, 1, top))
     fig.savefig(path, dpi=100)
     plt.close(fig)
 
@@ -78,7 +79,7 @@ def samples(path, rows, dataset):
         ax.set_title(f"{r['name']}\ntest ELBO {r['test_elbo']:.1f} nats", fontsize="medium")
         ax.axis("off")
     fig.suptitle(f"Samples: pixel means of p(x|z), z ~ N(0, I) ({dataset})")
-    _save(fig, path)
+    _save(fig, path, top=0.9)
 
 
 def encodings(path, rows, dataset):
