@@ -128,11 +128,7 @@ def steps_per_execution(train: config_lib.TrainConfig, strategy: tf.distribute.S
     """train.steps_per_execution, or 1 under a tf.distribute strategy: there Keras 3's
     multi-step loop fails ("You must feed a value for placeholder tensor",
     keras-team/keras#19246)."""
-    return (
-        1
-        if tf.distribute.has_strategy() or strategy.num_replicas_in_sync > 1
-        else (train.steps_per_execution)
-    )
+    return train.steps_per_execution if distribution.is_default(strategy) else 1
 
 
 def compile_model(model: VAE, train: config_lib.TrainConfig, steps: int | None = None) -> None:
