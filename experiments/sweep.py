@@ -153,9 +153,11 @@ def run(experiment, name, overrides, runs_dir) -> dict:
             self.epochs.append({k: float(v) for k, v in (logs or {}).items()})
 
     history = History()
+    # Loaded once: training takes them, and the 5-NN score needs the labels.
+    splits = data_lib.load_splits(config_lib.resolve(config).data, FLAGS.seed)
     print(f"== {name}: training {config.train.epochs} epochs", flush=True)
     start = time.perf_counter()
-    metrics = training.train_and_evaluate(config, callbacks=(history,))
+    metrics = training.train_and_evaluate(config, splits=splits, callbacks=(history,))
     train_seconds = time.perf_counter() - start
     report = evaluation.evaluate_run(
         eval_config_lib.resolve(
@@ -169,7 +171,6 @@ def run(experiment, name, overrides, runs_dir) -> dict:
         print_fn=lambda *a, **k: None,
     )
     served = handles.load_saved_model(os.path.join(config.model_dir, "saved_model"))
-    splits = data_lib.load_splits(config_lib.resolve(config).data, FLAGS.seed)
     n_test = FLAGS.eval_examples or len(splits.test_images)
     train_codes = inference.encode_means(served, splits.train_images[:KNN_REFERENCE] / 255.0)
     test_codes = inference.encode_means(served, splits.test_images[:n_test] / 255.0)

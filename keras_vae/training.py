@@ -288,8 +288,12 @@ def _train_and_evaluate(config, splits, strategy, path, chief, extra_callbacks) 
         best=float("inf") if carried.get("best") is None else carried["best"],
     )
     logs = os.path.join(path, model_dir.LOGS)
+    # The data's epoch, set by DataEpoch: under a strategy Keras makes an extra iterator
+    # before training, so the dataset cannot count its own passes.
+    data_epoch = tf.Variable(tf.constant(first_epoch, tf.int64), trainable=False)
     fit_callbacks = [
-        # First: a non-finite loss stops training before any callback saves the epoch.
+        callbacks_lib.DataEpoch(data_epoch),
+        # Next: a non-finite loss stops training before any callback saves the epoch.
         callbacks_lib.StopOnNonFinite(steps),
         # Next, so every other callback's epoch sees that epoch's objective.
         callbacks_lib.ObjectiveSchedule(train.kl_warmup_epochs, train.capacity_epochs),
@@ -310,9 +314,6 @@ def _train_and_evaluate(config, splits, strategy, path, chief, extra_callbacks) 
         callbacks_lib.Backup(os.path.join(path, model_dir.BACKUP), checkpoints, summary),
         *extra_callbacks,
     ]
-    # Set by DataEpoch: under a strategy Keras makes an extra iterator before training.
-    data_epoch = tf.Variable(tf.constant(first_epoch, tf.int64), trainable=False)
-    fit_callbacks.insert(0, callbacks_lib.DataEpoch(data_epoch))
     start = time.perf_counter()
     model.fit(
         _distributable(
