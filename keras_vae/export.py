@@ -12,6 +12,7 @@ The SavedModel needs neither keras_vae nor Keras to load:
     m.signatures["log_weights"](images=x, num_samples=k, seed=[a, b])
         # {"log_weights", "log_likelihood"}: [k, batch] log p(x,z) - log q(z|x) and log p(x|z)
         # for k draws z ~ q(z|x); what the evaluate command needs (ELBO, NLL).
+    m.signatures["serving_default"]             # encode again: TF Serving's default
 Images are float32 [batch, height, width] in [0, 1]; inputs of another shape or
 dtype are rejected by the signature rather than broadcast. Every signature also
 answers a bad value with tf.errors.InvalidArgumentError and a one-line reason,
