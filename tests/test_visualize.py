@@ -191,6 +191,23 @@ def test_draw_a_higher_dimensional_model(tiny, tmp_path):
         )
 
 
+def test_figures_are_the_same_for_a_seed_and_differ_for_another(tiny, tmp_path):
+    _, saved, images, labels = tiny
+    data = LabelledImages(images, labels, tuple(str(i) for i in range(10)), {})
+
+    def drawn(folder, seed):
+        c = VisualizeConfig(
+            saved_model="unused", out=str(tmp_path / folder), seed=seed, manifold_size=4
+        )
+        visualization.draw(c, saved, data, print_fn=lambda *a: None)
+        return {name: (tmp_path / folder / name).read_bytes() for name in visualization.FIGURES}
+
+    first, again, other = drawn("a", 0), drawn("b", 0), drawn("c", 1)
+    assert first == again
+    # The seed draws the samples; the other figures are functions of the test images.
+    assert first["samples.png"] != other["samples.png"]
+
+
 # --- the command ---------------------------------------------------------------------------
 
 
