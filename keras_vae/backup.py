@@ -9,9 +9,10 @@ from epoch to epoch (the best validation loss so far, epoch times). The epoch's 
 order is a function of (seed, epoch) (keras_vae/pipeline.py), so with these a resumed
 run takes exactly the steps an uninterrupted one would have taken.
 
-Each backup is written into a temporary folder that is then renamed, so an epoch-NNNN
-folder is always complete; a kill mid-write leaves at worst a `.tmp-` folder that is
-ignored and replaced. Only the newest backup is kept.
+Each backup is written into a temporary folder that is then renamed
+(`model_dir.replace_tree`), so an epoch-NNNN folder is always complete; a kill
+mid-write leaves at worst an `epoch-NNNN.tmp` folder that is ignored and replaced.
+Only the newest backup is kept.
 """
 
 import json
@@ -21,7 +22,8 @@ import shutil
 
 import numpy as np
 
-from keras_vae.errors import ModelDirError
+from keras_vae import model_dir
+from keras_vae.errors import ModelDirError, first_line
 
 WEIGHTS = "state.weights.h5"
 STATE = "state.json"
@@ -35,12 +37,6 @@ def _seed_generators(model) -> dict:
 def save(model, folder: str, epoch: int, callback_state: dict) -> str:
     """Saves the state after `epoch` epochs (counted from 1) into `folder`; returns its path."""
     os.makedirs(folder, exist_ok=True)
-    name = f"epoch-{epoch:04d}"
-    tmp = os.path.join(folder, f".tmp-{name}")
-    if os.path.exists(tmp):
-        shutil.rmtree(tmp)
-    os.makedirs(tmp)
-    model.save_weights(os.path.join(tmp, WEIGHTS))
     state = {
         "epoch": epoch,
         "seed_generators": {
@@ -49,12 +45,14 @@ def save(model, folder: str, epoch: int, callback_state: dict) -> str:
         },
         "callbacks": callback_state,
     }
-    with open(os.path.join(tmp, STATE), "w") as f:
-        json.dump(state, f, indent=2)
-    final = os.path.join(folder, name)
-    if os.path.exists(final):
-        shutil.rmtree(final)
-    os.replace(tmp, final)
+
+    def write(tmp):
+        os.makedirs(tmp)
+        model.save_weights(os.path.join(tmp, WEIGHTS))
+        model_dir.write_json(os.path.join(tmp, STATE), state)
+
+    final = os.path.join(folder, f"epoch-{epoch:04d}")
+    model_dir.replace_tree(write, final)
     for older in _epoch_folders(folder)[:-1]:
         shutil.rmtree(os.path.join(folder, older))
     return final
@@ -93,5 +91,5 @@ def restore(model, folder: str) -> dict | None:
         for key, generator in _seed_generators(model).items():
             generator.state.assign(np.asarray(state["seed_generators"][key], np.int64))
     except (OSError, ValueError, KeyError) as e:
-        raise ModelDirError(f"cannot resume from {path}: {str(e).splitlines()[0]}") from None
+        raise ModelDirError(f"cannot resume from {path}: {first_line(e)}") from None
     return state

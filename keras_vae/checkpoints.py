@@ -11,7 +11,7 @@ Nothing in keras_vae unpickles; resume state is HDF5 weights and JSON (backup.py
 import os
 import zipfile
 
-from keras_vae.errors import ModelDirError
+from keras_vae.errors import ModelDirError, first_line
 
 
 def load_checkpoint(path: str):
@@ -28,5 +28,4 @@ def load_checkpoint(path: str):
     try:
         return keras.saving.load_model(path, safe_mode=True)
     except Exception as e:  # Keras raises ValueError, TypeError, KeyError, OSError...
-        message = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise ModelDirError(f"cannot load checkpoint {path}: {message}") from None
+        raise ModelDirError(f"cannot load checkpoint {path}: {first_line(e)}") from None
