@@ -185,6 +185,7 @@ def dataset_kind(name: str) -> str:
 MAX_LAYER_UNITS = 100_000
 MAX_PARAMETERS = 2**28
 MAX_BATCH_SIZE = 2**20
+MAX_STEPS_PER_EXECUTION = 100_000
 
 
 def dense_parameters(m: ModelConfig, pixels: int = 28 * 28) -> int:
@@ -325,8 +326,9 @@ def validate_train(t: TrainConfig) -> None:
         f"jit_compile must be one of {', '.join(JIT_COMPILE)}, got {t.jit_compile!r}",
     )
     _require(
-        _is_int(t.steps_per_execution) and 1 <= t.steps_per_execution <= 100_000,
-        f"steps_per_execution must be an integer from 1 to 100,000, got {t.steps_per_execution!r}",
+        _is_int(t.steps_per_execution) and 1 <= t.steps_per_execution <= MAX_STEPS_PER_EXECUTION,
+        f"steps_per_execution must be an integer from 1 to {MAX_STEPS_PER_EXECUTION:,}, "
+        f"got {t.steps_per_execution!r}",
     )
     _require(
         t.input_pipeline in PIPELINES,
@@ -375,6 +377,12 @@ def validate_schedules(m: ModelConfig, t: TrainConfig) -> None:
             f"capacity_epochs needs capacity_max > 0, got capacity_epochs={t.capacity_epochs} "
             f"with capacity_max={m.capacity_max!r}",
         )
+
+
+def validate_split_and_seed(split: str, seed: int) -> None:
+    """The split and seed that evaluate and visualize score a model with."""
+    _require(split in SPLITS, f"unknown split {split!r}: expected one of {', '.join(SPLITS)}")
+    _require(0 <= seed < 2**31, f"seed must be in [0, 2**31), got {seed!r}")
 
 
 def cluster_task(environ) -> tuple[str, int, int]:

@@ -35,14 +35,9 @@ def resolve(c: EvalConfig) -> EvalConfig:
     k = c.num_importance_samples
     if not isinstance(k, int) or k < 1:
         raise ConfigError(f"num_importance_samples must be a positive integer, got {k!r}")
-    if c.split not in config_lib.SPLITS:
-        raise ConfigError(
-            f"unknown split {c.split!r}: expected one of {', '.join(config_lib.SPLITS)}"
-        )
     if c.max_examples < 0:
         raise ConfigError(f"max_examples must be >= 0, got {c.max_examples!r}")
-    if not 0 <= c.seed < 2**31:
-        raise ConfigError(f"seed must be in [0, 2**31), got {c.seed!r}")
+    config_lib.validate_split_and_seed(c.split, c.seed)
     saved_model, binarize = model_dir_lib.resolve_model_source(
         c.model_dir, c.saved_model, c.dataset, c.binarize
     )

@@ -89,12 +89,7 @@ def resolve(c: VisualizeConfig) -> VisualizeConfig:
     for figure, count in figures.items():
         if count > MAX_FIGURE_IMAGES:
             raise ConfigError(f"{figure} would hold {count} images, more than {MAX_FIGURE_IMAGES}")
-    if c.split not in config_lib.SPLITS:
-        raise ConfigError(
-            f"unknown split {c.split!r}: expected one of {', '.join(config_lib.SPLITS)}"
-        )
-    if not 0 <= c.seed < 2**31:
-        raise ConfigError(f"seed must be in [0, 2**31), got {c.seed!r}")
+    config_lib.validate_split_and_seed(c.split, c.seed)
     saved_model, binarize = model_dir_lib.resolve_model_source(
         c.model_dir, c.saved_model, c.dataset, c.binarize
     )
