@@ -97,11 +97,17 @@ def load_model_data(
     splits = load_splits(data_config, seed)
     # The run records its image shape, so other data is checked before TensorFlow
     # loads the model (a bare SavedModel is checked against its signatures later).
-    if run_shape is not None and tuple(run_shape) != splits.image_shape:
-        raise DataError(
-            f"the data's images are {splits.image_shape} but the model takes {tuple(run_shape)}"
-        )
+    if run_shape is not None:
+        check_image_shape(splits.image_shape, run_shape)
     return splits
+
+
+def check_image_shape(data_shape, model_shape) -> None:
+    """Raises DataError unless images of `data_shape` ([H, W]) fit a model of `model_shape`."""
+    if tuple(data_shape) != tuple(model_shape):
+        raise DataError(
+            f"the data's images are {tuple(data_shape)} but the model takes {tuple(model_shape)}"
+        )
 
 
 def host_reachable(url: str, timeout: float = CONNECT_TIMEOUT_SECONDS) -> bool:

@@ -19,7 +19,6 @@ import numpy as np
 from keras_vae import data as data_lib
 from keras_vae import handles, inference, latent
 from keras_vae import model_dir as model_dir_lib
-from keras_vae.errors import DataError
 from keras_vae.eval_config import EvalConfig, load_images
 
 # Rows (image x sample pairs) per decoder call: big enough for matmuls near peak
@@ -166,10 +165,7 @@ def evaluate_run(c: EvalConfig, print_fn=print, data=None) -> dict:
     """
     images, source = data if data is not None else load_images(c)
     scorer = handles.load_saved_model(c.saved_model)
-    if tuple(images.shape[1:]) != scorer.image_shape:
-        raise DataError(
-            f"the data's images are {images.shape[1:]} but the model takes {scorer.image_shape}"
-        )
+    data_lib.check_image_shape(images.shape[1:], scorer.image_shape)
     last = [time.perf_counter()]
 
     def progress(done, total):

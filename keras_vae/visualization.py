@@ -10,6 +10,7 @@ import os
 
 import numpy as np
 
+from keras_vae import data as data_lib
 from keras_vae import figures, handles, inference, latent
 from keras_vae import model_dir as model_dir_lib
 from keras_vae.errors import DataError
@@ -32,10 +33,7 @@ def _class_name(index: int, class_names) -> str:
 
 def draw(c: VisualizeConfig, model, data: LabelledImages, print_fn=print) -> dict:
     """Writes every figure of FIGURES into `c.out`; returns what was drawn and how."""
-    if tuple(data.images.shape[1:]) != model.image_shape:
-        raise DataError(
-            f"the data's images are {data.images.shape[1:]} but the model takes {model.image_shape}"
-        )
+    data_lib.check_image_shape(data.images.shape[1:], model.image_shape)
     images, labels = data.images, data.labels
     # Every check before the first file is written: a bad class must not cost a figure.
     towards = class_index(c.towards, data.class_names, labels)
