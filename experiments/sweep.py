@@ -55,8 +55,8 @@ flags.register_validator(
 FLAGS = flags.FLAGS
 NUM_SAMPLES = 64
 KNN_NEIGHBOURS = 5
-KNN_REFERENCE = 5000
-INFORMATIVE_NATS = 0.1  # training encodings the test encodings are classified against
+KNN_REFERENCE = 5000  # training encodings the test encodings are classified against
+INFORMATIVE_NATS = 0.1  # average KL above which a latent dimension counts as informative
 
 
 def run_config(experiment, name: str, overrides: dict, runs_dir: str) -> config_lib.Config:
@@ -153,8 +153,11 @@ def run(experiment, name, overrides, runs_dir) -> dict:
             self.epochs.append({k: float(v) for k, v in (logs or {}).items()})
 
     history = History()
-    # Loaded once: training takes them, and the 5-NN score needs the labels.
+    # Loaded once: training, the evaluation and the 5-NN score (which needs the labels)
+    # all take them from here.
     splits = data_lib.load_splits(config_lib.resolve(config).data, FLAGS.seed)
+    n_test = FLAGS.eval_examples or len(splits.test_images)
+    test_images = splits.test_images[:n_test].astype(np.float32) / 255.0
     print(f"== {name}: training {config.train.epochs} epochs", flush=True)
     start = time.perf_counter()
     metrics = training.train_and_evaluate(config, splits=splits, callbacks=(history,))
@@ -169,11 +172,11 @@ def run(experiment, name, overrides, runs_dir) -> dict:
             )
         ),
         print_fn=lambda *a, **k: None,
+        data=(test_images, splits.source),
     )
     served = handles.load_saved_model(os.path.join(config.model_dir, "saved_model"))
-    n_test = FLAGS.eval_examples or len(splits.test_images)
     train_codes = inference.encode_means(served, splits.train_images[:KNN_REFERENCE] / 255.0)
-    test_codes = inference.encode_means(served, splits.test_images[:n_test] / 255.0)
+    test_codes = inference.encode_means(served, test_images)
     test_labels = splits.test_labels[:n_test].astype(np.int64)
     n_train = len(splits.train_images)
     return {
