@@ -11,7 +11,7 @@ import tensorflow as tf
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from keras_vae import backup, figures, latent, schedules
+from keras_vae import backup, figures, latent, model_dir, schedules
 from keras_vae.errors import TrainingError
 
 
@@ -49,20 +49,33 @@ class EpochSummary(keras.callbacks.Callback):
 
 
 class ObjectiveSchedule(keras.callbacks.Callback):
-    """Sets the model's KL weight and capacity target at the start of every epoch.
+    """Sets the model's KL weight, capacity target and learning rate at the start of every epoch.
 
     The values come from `keras_vae.schedules`, ramping up to the model's `beta` and
-    `capacity_max`. They live in non-trainable variables, which the compiled train
-    step reads, so changing them does not retrace it.
+    `capacity_max`, and (with a learning-rate schedule) down from `learning_rate`. They
+    live in non-trainable variables, which the compiled train step reads, so changing
+    them does not retrace it.
     """
 
-    def __init__(self, kl_warmup_epochs: int = 0, capacity_epochs: int = 0):
+    def __init__(
+        self,
+        kl_warmup_epochs: int = 0,
+        capacity_epochs: int = 0,
+        learning_rate: float | None = None,
+        learning_rate_schedule: str = "constant",
+    ):
         super().__init__()
         self.kl_warmup_epochs = kl_warmup_epochs
         self.capacity_epochs = capacity_epochs
+        self.learning_rate = learning_rate
+        self.learning_rate_schedule = learning_rate_schedule
 
     def on_epoch_begin(self, epoch, logs=None):
         model = self.model
+        if self.learning_rate_schedule != "constant":
+            model.optimizer.learning_rate.assign(
+                schedules.learning_rate_at(epoch, self.learning_rate, self.learning_rate_schedule)
+            )
         model.kl_weight.assign(schedules.kl_weight_at(epoch, model.beta, self.kl_warmup_epochs))
         if model.capacity is not None:
             model.capacity.assign(
@@ -118,6 +131,54 @@ class Checkpoints(keras.callbacks.Callback):
         if value is not None and value < self.best:
             self.best = float(value)
             self._save("best.keras")
+
+
+class LikelihoodCurve(keras.callbacks.Callback):
+    """Every `every` epochs (and after the last), the importance-weighted NLL of `images`.
+
+    The learning curve of a long run in the literature's terms (k samples of z per
+    image, Burda et al. 2015), so an unfinished run shows where it was heading. Each
+    point is appended to the JSON list at `path` (written atomically, so a resumed run
+    keeps the points of its earlier epochs) and put into the epoch's logs as
+    `test_nll`, which the TensorBoard callback after this one records.
+    """
+
+    def __init__(self, path: str, images, every: int, num_samples: int, epochs: int, seed=0):
+        super().__init__()
+        self.path = path
+        self.images = images
+        self.every = every
+        self.num_samples = num_samples
+        self.epochs = epochs
+        self.seed = seed
+        self.points = model_dir.read_json(path) if os.path.exists(path) else []
+        self._handle = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        done = epoch + 1
+        if done % self.every and done != self.epochs:
+            return
+        from keras_vae import evaluation, handles  # Only runs with a curve need them.
+
+        if self._handle is None:
+            self._handle = handles.as_handle(self.model)
+        start = time.perf_counter()
+        bounds, _ = evaluation.per_example_bounds(
+            self._handle, self.images, self.num_samples, self.seed
+        )
+        nll = -float(np.mean(bounds))
+        self.points = [p for p in self.points if p["epoch"] < done] + [
+            {
+                "epoch": done,
+                "nll": nll,
+                "num_importance_samples": self.num_samples,
+                "num_examples": len(self.images),
+                "seconds": time.perf_counter() - start,
+            }
+        ]
+        model_dir.write_json(self.path, self.points)
+        if logs is not None:
+            logs["test_nll"] = nll
 
 
 class StopOnNonFinite(keras.callbacks.Callback):

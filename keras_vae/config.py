@@ -25,13 +25,21 @@ DISTRIBUTIONS = ("auto", "none", "mirrored", "multi_worker")
 # The training input pipelines of keras_vae/pipeline.py (listed here to validate
 # without importing TensorFlow).
 PIPELINES = ("batched", "per_example")
+# keras_vae/schedules.py defines them (it imports nothing either).
+LEARNING_RATE_SCHEDULES = ("constant", "burda")
 ACTIVATIONS = ("relu", "tanh", "elu", "gelu", "selu", "silu", "softplus", "sigmoid", "leaky_relu")
 
 # The tfds data sets that hold 28x28 grey-scale images with integer labels.
 TFDS_DATASETS = ("mnist", "fashion_mnist", "kmnist")
 EMNIST_CONFIGS = ("byclass", "bymerge", "balanced", "letters", "digits", "mnist")
+# Shipped inside the package (keras_vae/bundled_data/): the full official MNIST, which
+# `mnist` names, and the 5,000-digit sample that small tests train on.
+BUNDLED_DATASETS = ("mnist", "mnist_sample")
 BUNDLED_DATASET = "mnist_sample"
 IDX_PREFIX = "idx:"
+# tfds:NAME asks tfds for a name keras_vae also ships (tfds:mnist), e.g. to rebuild the
+# data of a run that was trained on tfds' copy, whose training images are in another order.
+TFDS_PREFIX = "tfds:"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,11 +86,20 @@ class TrainConfig:
     epochs: int = 30
     batch_size: int = 128
     learning_rate: float = 1e-3
+    # "constant", or "burda": 3^i epochs at learning_rate * 10^(-i/7), i = 0..7 (3,280
+    # epochs in all; Burda et al. 2015). See keras_vae/schedules.py.
+    learning_rate_schedule: str = "constant"
     # Adam's epsilon; Burda et al. 2015 use 1e-4 (Keras' default is 1e-7).
     adam_epsilon: float = 1e-7
     seed: int = 0
     # TensorBoard image summaries are written every this many epochs (and after the last).
     image_every_epochs: int = 5
+    # A learning curve in the literature's terms: every this many epochs (0: never), the
+    # importance-weighted test NLL with curve_importance_samples draws of z per image,
+    # on the first curve_examples test images (0: all), into nll_curve.json.
+    curve_every_epochs: int = 0
+    curve_importance_samples: int = 1000
+    curve_examples: int = 0
     # Keras' progress bar: 0 silent, 1 bar, 2 one line per epoch; "auto" is 1.
     verbose: int = 1
     # Linear ramps of the objective's weights, per epoch (see keras_vae/schedules.py):
@@ -163,13 +180,15 @@ def parse_hidden_units(text: str) -> tuple[int, ...]:
 
 def dataset_kind(name: str) -> str:
     """'bundled', 'idx' or 'tfds'; raises ConfigError for a name keras_vae cannot load."""
-    if name == BUNDLED_DATASET:
+    if name in BUNDLED_DATASETS:
         return "bundled"
     if name.startswith(IDX_PREFIX):
         _require(
             len(name) > len(IDX_PREFIX), "dataset idx: needs a folder, e.g. idx:/path/to/mnist"
         )
         return "idx"
+    if name.startswith(TFDS_PREFIX):
+        name = name[len(TFDS_PREFIX) :]
     if name in TFDS_DATASETS:
         return "tfds"
     match = re.fullmatch(r"emnist/(\w+)", name)
@@ -177,7 +196,7 @@ def dataset_kind(name: str) -> str:
         return "tfds"
     raise ConfigError(
         f"unknown dataset {name!r}: expected one of {', '.join(TFDS_DATASETS)}, "
-        f"emnist/{{{','.join(EMNIST_CONFIGS)}}}, {BUNDLED_DATASET} or idx:FOLDER"
+        f"emnist/{{{','.join(EMNIST_CONFIGS)}}}, {BUNDLED_DATASET}, idx:FOLDER or tfds:NAME"
     )
 
 
@@ -304,6 +323,11 @@ def validate_train(t: TrainConfig) -> None:
         f"learning_rate must be a positive number, got {t.learning_rate!r}",
     )
     _require(
+        t.learning_rate_schedule in LEARNING_RATE_SCHEDULES,
+        f"unknown learning_rate_schedule {t.learning_rate_schedule!r}: expected one of "
+        f"{', '.join(LEARNING_RATE_SCHEDULES)}",
+    )
+    _require(
         t.adam_epsilon > 0 and math.isfinite(t.adam_epsilon),
         f"adam_epsilon must be a positive number, got {t.adam_epsilon!r}",
     )
@@ -311,6 +335,14 @@ def validate_train(t: TrainConfig) -> None:
     _require(
         _is_int(t.image_every_epochs) and t.image_every_epochs >= 1,
         f"image_every_epochs must be a positive integer, got {t.image_every_epochs!r}",
+    )
+    for name in ("curve_every_epochs", "curve_examples"):
+        value = getattr(t, name)
+        _require(_is_int(value) and value >= 0, f"{name} must be an integer >= 0, got {value!r}")
+    _require(
+        _is_int(t.curve_importance_samples) and 1 <= t.curve_importance_samples <= 100_000,
+        f"curve_importance_samples must be an integer from 1 to 100,000, "
+        f"got {t.curve_importance_samples!r}",
     )
     _require(t.verbose in (0, 1, 2), f"verbose must be 0, 1 or 2, got {t.verbose!r}")
     _require(

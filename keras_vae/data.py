@@ -1,4 +1,4 @@
-"""Data sets as in-memory uint8 arrays: tfds names, IDX folders and the bundled MNIST sample.
+"""Data sets as in-memory uint8 arrays: the bundled MNIST, IDX folders and tfds names.
 
 `load_splits` resolves a `DataConfig` to train / validation / test arrays and a
 `source` record saying where they came from (written to the run's config.json).
@@ -7,11 +7,11 @@ is asked for.
 """
 
 import dataclasses
+import hashlib
 import os
 import socket
 import threading
 import urllib.parse
-import warnings
 from collections.abc import Callable
 
 import numpy as np
@@ -21,7 +21,38 @@ from keras_vae import idx
 from keras_vae import model_dir as model_dir_lib
 from keras_vae.errors import DataError, first_line
 
-BUNDLED_MNIST_DIR = os.path.join(os.path.dirname(__file__), "bundled_data", "mnist_sample")
+BUNDLED_DIR = os.path.join(os.path.dirname(__file__), "bundled_data")
+BUNDLED_MNIST_DIR = os.path.join(BUNDLED_DIR, "mnist_sample")
+# The shipped files and their sha256, checked at every load: a damaged install is named,
+# never trained on. mnist's are the official files (the sums tfds checks too).
+_OFFICIAL_MNIST_TEST = {
+    "t10k-images-idx3-ubyte.gz": "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
+    "t10k-labels-idx1-ubyte.gz": "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
+}
+BUNDLED_FILES = {
+    "mnist": {
+        "train-images-idx3-ubyte.gz": (
+            "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609"
+        ),
+        "train-labels-idx1-ubyte.gz": (
+            "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c"
+        ),
+        **_OFFICIAL_MNIST_TEST,
+    },
+    "mnist_sample": {
+        "train-images-idx3-ubyte.gz": (
+            "5eb5a55b9b127e1bbeed6e0c1dcd0cbe8e2e8ef3fffe1f6f586a9c66a10bfa27"
+        ),
+        "train-labels-idx1-ubyte.gz": (
+            "c4212cb8cf5b3856dc6a93954d0a71e872869a3ed569561ef5993f6e5a0b3bec"
+        ),
+        **_OFFICIAL_MNIST_TEST,
+    },
+}
+BUNDLED_DESCRIPTIONS = {
+    "mnist": "the official MNIST: 60,000 training and 10,000 test digits",
+    "mnist_sample": "5,000 MNIST training digits and the official 10,000 test digits",
+}
 # Validation and test images of binary-likelihood runs are binarized once with this
 # seed, whatever the run's --seed, so that every run is scored on the same bits.
 EVAL_BINARIZATION_SEED = 1234
@@ -90,6 +121,10 @@ def load_model_data(
         run, run_source = model_dir_lib.load_run_config(model_dir)
         data_config, seed = run.data, run.train.seed
         run_shape = run_source.get("image_shape")
+        # The data the run was trained on, as it recorded it, not what its name means now.
+        recorded = dataset_of_source(run_source)
+        if recorded is not None:
+            data_config = dataclasses.replace(data_config, dataset=recorded)
     else:
         data_config = config_lib.DataConfig(dataset=dataset, binarize=binarize)
     if dataset is not None:
@@ -191,13 +226,34 @@ def _default_class_names(labels: np.ndarray, folder: str) -> tuple[str, ...]:
     return tuple(str(i) for i in range(count))
 
 
-def _bundled() -> tuple[dict, tuple, dict]:
-    arrays = _load_idx_folder(BUNDLED_MNIST_DIR)
+def sha256_of(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _bundled(name: str) -> tuple[dict, tuple, dict]:
+    folder = os.path.join(BUNDLED_DIR, name)
+    for file_name, expected in BUNDLED_FILES[name].items():
+        path = os.path.join(folder, file_name)
+        try:
+            actual = sha256_of(path)
+        except OSError as e:
+            raise DataError(f"cannot read bundled file {path}: {e.strerror}") from None
+        if actual != expected:
+            raise DataError(
+                f"bundled file {path} is damaged (sha256 {actual[:12]}..., expected "
+                f"{expected[:12]}...); reinstall keras_vae"
+            )
+    arrays = _load_idx_folder(folder)
     source = {
         "kind": "bundled",
-        "name": config_lib.BUNDLED_DATASET,
-        "path": BUNDLED_MNIST_DIR,
-        "description": "5,000 MNIST training digits and the official 10,000 test digits",
+        "name": name,
+        "path": folder,
+        "description": BUNDLED_DESCRIPTIONS[name],
+        "sha256": dict(BUNDLED_FILES[name]),
     }
     return arrays, tuple(str(i) for i in range(10)), source
 
@@ -208,25 +264,32 @@ def load_raw(
     """Resolves a data set name to ({'train': (x, y), 'test': (x, y)}, class names, source)."""
     kind = config_lib.dataset_kind(data.dataset)
     if kind == "bundled":
-        return _bundled()
+        return _bundled(data.dataset)
     if kind == "idx":
         folder = data.dataset[len(config_lib.IDX_PREFIX) :]
         arrays = _load_idx_folder(folder)
         source = {"kind": "idx", "name": data.dataset, "path": os.path.abspath(folder)}
         return arrays, _default_class_names(arrays["train"][1], folder), source
-    try:
-        return _load_tfds(data.dataset, data.data_dir, downloads_reachable)
-    except DataError as e:
-        if data.dataset != "mnist":
-            raise
-        # MNIST is the default: a user without network still gets a run, on real digits.
-        message = (
-            f"{e}; using the bundled MNIST sample instead (5,000 training "
-            f"digits, not 60,000: numbers are not comparable with full-MNIST results)"
-        )
-        warnings.warn(message, stacklevel=2)
-        arrays, class_names, source = _bundled()
-        return arrays, class_names, {**source, "requested": "mnist", "fallback_reason": str(e)}
+    name = data.dataset.removeprefix(config_lib.TFDS_PREFIX)
+    return _load_tfds(name, data.data_dir, downloads_reachable)
+
+
+def dataset_of_source(source: dict) -> str | None:
+    """The dataset name that loads exactly the data a run recorded in config.json's
+    `data_source`, or None if the record does not say.
+
+    A run keeps its data: one that fell back to the bundled sample is scored on the
+    sample, and one trained on tfds' MNIST on tfds' MNIST (whose training images come
+    in another order than the embedded files, so its validation split differs).
+    """
+    kind = source.get("kind")
+    if kind == "bundled" and source.get("name") in config_lib.BUNDLED_DATASETS:
+        return source["name"]
+    if kind == "idx" and source.get("path"):
+        return config_lib.IDX_PREFIX + source["path"]
+    if kind == "tfds" and source.get("name"):
+        return config_lib.TFDS_PREFIX + source["name"]
+    return None
 
 
 def binarize(images: np.ndarray, seed: int) -> np.ndarray:

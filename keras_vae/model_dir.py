@@ -1,6 +1,7 @@
 """The layout of a model directory, and writing into it without ever leaving half a file.
 
 config.json      the resolved Config and the data source actually used
+nll_curve.json   the test NLL every --curve_every_epochs epochs, when asked for
 metrics.json     final train / validation / test ELBO, reconstruction and KL; written
                  last, so a run without it is unfinished
 checkpoints/     latest.keras and best.keras (lowest validation loss)
@@ -21,6 +22,7 @@ from keras_vae.errors import ConfigError, ModelDirError
 
 CONFIG = "config.json"
 METRICS = "metrics.json"
+CURVE = "nll_curve.json"
 CHECKPOINTS = "checkpoints"
 SAVED_MODEL = "saved_model"
 LOGS = "logs"

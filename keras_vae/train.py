@@ -61,8 +61,9 @@ flags.DEFINE_float("capacity_gamma", _M.capacity_gamma, "Weight of |KL - C| when
 flags.DEFINE_string(
     "dataset",
     _D.dataset,
-    "mnist, fashion_mnist, kmnist, emnist/CONFIG (tfds), mnist_sample (bundled) "
-    "or idx:FOLDER (MNIST-format IDX files).",
+    "mnist (the full official MNIST, shipped with keras_vae), mnist_sample (5,000 of its "
+    "training digits), fashion_mnist, kmnist, emnist/CONFIG (tfds), tfds:NAME or "
+    "idx:FOLDER (MNIST-format IDX files).",
 )
 flags.DEFINE_string("data_dir", _D.data_dir, "tfds data directory (default: tfds' own).")
 flags.DEFINE_string(
@@ -80,10 +81,28 @@ flags.DEFINE_float(
 flags.DEFINE_integer("epochs", _T.epochs, "Training epochs.")
 flags.DEFINE_integer("batch_size", _T.batch_size, "Examples per training step.")
 flags.DEFINE_float("learning_rate", _T.learning_rate, "Adam learning rate.")
+flags.DEFINE_enum(
+    "learning_rate_schedule",
+    _T.learning_rate_schedule,
+    list(config_lib.LEARNING_RATE_SCHEDULES),
+    "constant, or burda: 3^i epochs at learning_rate * 10^(-i/7) for i = 0..7 "
+    "(3,280 epochs; Burda et al. 2015).",
+)
 flags.DEFINE_float("adam_epsilon", _T.adam_epsilon, "Adam epsilon (Burda et al. 2015: 1e-4).")
 flags.DEFINE_integer("seed", _T.seed, "Seeds initialisation, shuffling, sampling and binarization.")
 flags.DEFINE_integer(
     "image_every_epochs", _T.image_every_epochs, "Write TensorBoard images every this many epochs."
+)
+flags.DEFINE_integer(
+    "curve_every_epochs",
+    _T.curve_every_epochs,
+    "Every N epochs, the importance-weighted test NLL into nll_curve.json (0: never).",
+)
+flags.DEFINE_integer(
+    "curve_importance_samples", _T.curve_importance_samples, "k of the learning curve's NLL."
+)
+flags.DEFINE_integer(
+    "curve_examples", _T.curve_examples, "Test images the curve's NLL is computed on (0: all)."
 )
 flags.DEFINE_integer("verbose", _T.verbose, "Keras progress output: 0 none, 1 bar, 2 one line.")
 flags.DEFINE_integer(
@@ -182,10 +201,14 @@ def config_from_flags() -> config_lib.Config:
             epochs=FLAGS.epochs,
             batch_size=FLAGS.batch_size,
             learning_rate=FLAGS.learning_rate,
+            learning_rate_schedule=FLAGS.learning_rate_schedule,
             adam_epsilon=FLAGS.adam_epsilon,
             seed=FLAGS.seed,
             image_every_epochs=FLAGS.image_every_epochs,
             verbose=FLAGS.verbose,
+            curve_every_epochs=FLAGS.curve_every_epochs,
+            curve_importance_samples=FLAGS.curve_importance_samples,
+            curve_examples=FLAGS.curve_examples,
             kl_warmup_epochs=FLAGS.kl_warmup_epochs,
             capacity_epochs=FLAGS.capacity_epochs,
             jit_compile=FLAGS.jit_compile,

@@ -218,6 +218,22 @@ def configure_runtime(train: config_lib.TrainConfig) -> tf.distribute.Strategy:
     return distribution.make_strategy(distribution.resolve(train.distribution))
 
 
+def _curve_callbacks(train: config_lib.TrainConfig, splits, path: str) -> list:
+    if not train.curve_every_epochs:
+        return []
+    images = splits.test_images[: train.curve_examples or None].astype(np.float32) / 255.0
+    return [
+        callbacks_lib.LikelihoodCurve(
+            os.path.join(path, model_dir.CURVE),
+            images,
+            train.curve_every_epochs,
+            train.curve_importance_samples,
+            train.epochs,
+            train.seed,
+        )
+    ]
+
+
 def train_and_evaluate(
     config: config_lib.Config,
     splits: data_lib.DataSplits | None = None,
@@ -296,9 +312,15 @@ def _train_and_evaluate(config, splits, strategy, path, chief, extra_callbacks) 
         # Next: a non-finite loss stops training before any callback saves the epoch.
         callbacks_lib.StopOnNonFinite(steps),
         # Next, so every other callback's epoch sees that epoch's objective.
-        callbacks_lib.ObjectiveSchedule(train.kl_warmup_epochs, train.capacity_epochs),
+        callbacks_lib.ObjectiveSchedule(
+            train.kl_warmup_epochs,
+            train.capacity_epochs,
+            train.learning_rate,
+            train.learning_rate_schedule,
+        ),
         summary,
         checkpoints,
+        *_curve_callbacks(train, splits, path),
         keras.callbacks.TensorBoard(log_dir=logs, write_graph=False),
         callbacks_lib.ImageSummaries(
             os.path.join(logs, "images"),

@@ -170,12 +170,13 @@ def test_parse_hidden_units_rejects(text):
 @pytest.mark.parametrize(
     "name, kind",
     [
-        ("mnist", "tfds"),
         ("fashion_mnist", "tfds"),
         ("kmnist", "tfds"),
         ("emnist/letters", "tfds"),
         ("emnist/balanced", "tfds"),
         ("mnist_sample", "bundled"),
+        ("mnist", "bundled"),
+        ("tfds:mnist", "tfds"),
         ("idx:/x", "idx"),
     ],
 )

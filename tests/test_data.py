@@ -1,4 +1,4 @@
-"""Tests of keras_vae.data: the bundled sample, IDX folders, mocked tfds and the offline fallback."""
+"""Tests of keras_vae.data: the bundled MNIST and sample, IDX folders, mocked tfds, recorded sources."""
 
 import contextlib
 import gzip
@@ -242,7 +242,7 @@ def _mocked_tfds(num_examples=MOCK_EXAMPLES):
 @pytest.mark.parametrize(
     "name, num_classes, some_class",
     [
-        ("mnist", 10, "7"),
+        ("tfds:mnist", 10, "7"),
         ("fashion_mnist", 10, "Ankle boot"),
         ("kmnist", 10, "tsu"),
         ("emnist/letters", 37, "26"),
@@ -265,7 +265,7 @@ def test_tfds_names_load_offline_with_mocked_tfds(tmp_path, name, num_classes, s
     assert len(class_names) == num_classes
     assert some_class in class_names
     assert source["kind"] == "tfds"
-    assert source["name"] == name
+    assert source["name"] == name.removeprefix("tfds:")
     assert source["version"]
     assert len(urls) == 1 and urls[0].startswith("http")
 
@@ -313,32 +313,71 @@ def test_tfds_load_splits_with_mocked_tfds(tmp_path):
     assert splits.source["name"] == "kmnist"
 
 
-# --- the offline fallback -------------------------------------------------------------
+# --- the embedded MNIST and recorded sources -------------------------------------------
 
 
-def test_mnist_falls_back_to_the_bundled_sample_offline(tmp_path):
-    start = time.monotonic()
-    with pytest.warns(UserWarning, match="bundled") as record:
+@pytest.mark.slow
+def test_mnist_is_the_full_official_mnist_offline(tmp_path):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
         splits = data.load_splits(
             DataConfig(dataset="mnist", data_dir=str(tmp_path), binarize="none"),
             seed=0,
-            downloads_reachable=lambda url: False,
+            downloads_reachable=lambda url: pytest.fail("mnist must not touch the network"),
         )
-    assert time.monotonic() - start < 10.0
-    user_warnings = [
-        w
-        for w in record
-        if issubclass(w.category, UserWarning) and not issubclass(w.category, DeprecationWarning)
-    ]
-    assert len(user_warnings) == 1
-    assert len(splits.train_images) + len(splits.validation_images) == 5000
+    assert len(splits.train_images) + len(splits.validation_images) == 60000
     assert len(splits.test_images) == 10000
-    source = splits.source
-    assert source["kind"] == "bundled"
-    assert source["requested"] == "mnist"
-    assert "mnist" in source["fallback_reason"]
-    assert "\n" not in source["fallback_reason"]
-    assert source["num_train"] == 4500
+    assert splits.source["kind"] == "bundled" and splits.source["name"] == "mnist"
+    assert set(splits.source["sha256"]) == set(data.BUNDLED_FILES["mnist"])
+
+
+def test_a_damaged_bundled_file_is_named(tmp_path, monkeypatch):
+    copy = tmp_path / "bundled"
+    (copy / "mnist_sample").mkdir(parents=True)
+    for name in data.BUNDLED_FILES["mnist_sample"]:
+        src = os.path.join(data.BUNDLED_DIR, "mnist_sample", name)
+        (copy / "mnist_sample" / name).write_bytes(open(src, "rb").read())
+    damaged = copy / "mnist_sample" / "train-labels-idx1-ubyte.gz"
+    damaged.write_bytes(damaged.read_bytes()[:-3])
+    monkeypatch.setattr(data, "BUNDLED_DIR", str(copy))
+    with pytest.raises(DataError, match="train-labels-idx1-ubyte.gz is damaged") as info:
+        data.load_raw(DataConfig(dataset="mnist_sample"))
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "source, expected",
+    [
+        ({"kind": "bundled", "name": "mnist_sample", "requested": "mnist"}, "mnist_sample"),
+        ({"kind": "bundled", "name": "mnist"}, "mnist"),
+        ({"kind": "tfds", "name": "mnist", "version": "3.0.1"}, "tfds:mnist"),
+        ({"kind": "idx", "name": "idx:rel", "path": "/abs/rel"}, "idx:/abs/rel"),
+        ({}, None),
+    ],
+)
+def test_a_recorded_source_names_the_data_it_was(source, expected):
+    assert data.dataset_of_source(source) == expected
+
+
+def test_a_run_that_fell_back_is_scored_on_the_sample_it_was_trained_on(tmp_path):
+    # Written by an older keras_vae that fell back to the sample when tfds could not
+    # download mnist: the run's config says mnist, its data source says the sample.
+    from keras_vae import config as config_lib
+    from keras_vae import model_dir
+
+    run = tmp_path / "run"
+    run.mkdir()
+    record = config_lib.Config(model_dir=str(run)).to_dict()
+    record["data_source"] = {
+        "kind": "bundled",
+        "name": "mnist_sample",
+        "requested": "mnist",
+        "image_shape": [28, 28],
+    }
+    model_dir.write_json(str(run / "config.json"), record)
+    splits = data.load_model_data(str(run), None, None, None, seed=0)
+    assert len(splits.train_images) + len(splits.validation_images) == 5000
+    assert splits.source["name"] == "mnist_sample"
 
 
 def test_other_tfds_names_do_not_fall_back(tmp_path):

@@ -128,3 +128,39 @@ def test_training_run_logs_the_schedule_and_records_it(tmp_path):
     assert m["elbo"] == pytest.approx(-(m["reconstruction"] + m["kl"]), rel=1e-4)
     loaded = keras.saving.load_model(os.path.join(path, "checkpoints", "latest.keras"))
     assert loaded.num_samples == 2 and float(loaded.capacity) == 6.0
+
+
+# --- the learning rate ------------------------------------------------------------------
+
+
+def test_burda_schedule_is_3_to_the_i_epochs_at_ten_to_the_minus_i_over_7():
+    assert schedules.burda_epochs() == 3280
+    expected, epoch = [], 0
+    for i in range(8):
+        expected += [1e-3 * 10 ** (-i / 7)] * 3**i
+        epoch += 3**i
+    got = [schedules.learning_rate_at(e, 1e-3, "burda") for e in range(3280)]
+    np.testing.assert_allclose(got, expected, rtol=1e-12)
+    assert schedules.learning_rate_at(5000, 1e-3, "burda") == pytest.approx(1e-4)
+    assert schedules.learning_rate_at(17, 3e-4, "constant") == 3e-4
+
+
+def test_the_training_callback_sets_the_scheduled_learning_rate(tmp_path):
+    folder = _write_synthetic_folder(tmp_path / "idx")
+    seen = []
+
+    class Record(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            seen.append(float(self.model.optimizer.learning_rate.numpy()))
+
+    config = tiny_config(
+        tmp_path / "run", f"idx:{folder}", epochs=5, learning_rate_schedule="burda",
+        curve_every_epochs=2, curve_importance_samples=7, curve_examples=10,
+    )
+    training.train_and_evaluate(config, callbacks=(Record(),))
+    np.testing.assert_allclose(
+        seen, [schedules.learning_rate_at(e, 1e-3, "burda") for e in range(5)], rtol=1e-6
+    )
+    curve = json.loads((tmp_path / "run" / "nll_curve.json").read_text())
+    assert [p["epoch"] for p in curve] == [2, 4, 5]
+    assert all(np.isfinite(p["nll"]) and p["num_examples"] == 10 for p in curve)
