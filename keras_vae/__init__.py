@@ -1,11 +1,19 @@
 """keras_vae: variational autoencoders (Kingma & Welling 2013) in TensorFlow and Keras 3.
 
-Importing the package is cheap; TensorFlow loads on first use of a name that needs it:
-
+    import keras, keras_vae
+    vae = keras.saving.load_model("runs/vae-.../checkpoints/best.keras")
     from keras_vae import VAE, Config, train_and_evaluate
+
+Importing the package registers its Keras classes (the model, its layers and the
+fused Adam optimizer), so `keras.saving.load_model` can rebuild any `.keras` file
+keras_vae wrote. Only when the package is imported to run one of its commands
+(`python -m keras_vae.train`, `keras-vae-train`, ...) does it wait: those check their
+flags before paying for TensorFlow's import, and the other names load on first use.
 """
 
 import importlib
+import os
+import sys
 
 __version__ = "0.1.0"
 
@@ -34,3 +42,16 @@ def __getattr__(name):
     if name in _EXPORTS:
         return getattr(importlib.import_module(_EXPORTS[name]), name)
     raise AttributeError(f"module 'keras_vae' has no attribute {name!r}")
+
+
+def _imported_to_run_a_command() -> bool:
+    # While `python -m keras_vae.X` imports the package, sys.argv[0] is "-m" (it becomes
+    # the module's path afterwards); console scripts are named keras-vae-*.
+    first = sys.argv[0] if sys.argv else ""
+    return first == "-m" or os.path.basename(first).startswith("keras-vae-")
+
+
+if not _imported_to_run_a_command():
+    # Registers VAE, Encoder, Decoder, Sampling and FusedAdam with Keras.
+    importlib.import_module("keras_vae.model")
+    importlib.import_module("keras_vae.optimizers")

@@ -1,12 +1,15 @@
 """What the `python -m keras_vae.*` entry points share: one-line errors and quiet start-up."""
 
+import importlib
 import os
+import re
 import sys
+import tempfile
 import warnings
 
 from absl import flags, logging
 
-from keras_vae.errors import KerasVAEError, first_line
+from keras_vae.errors import Interrupted, KerasVAEError, first_line
 
 
 def quiet_start(program: str) -> None:
@@ -15,6 +18,45 @@ def quiet_start(program: str) -> None:
     warnings.formatwarning = lambda message, category, *args, **kwargs: (
         f"{program}: WARNING: {message}\n"
     )
+
+
+# TensorFlow's C++ start-up lines, which TF_CPP_MIN_LOG_LEVEL does not reach: they are
+# logged before absl::InitializeLog, twice (two libraries), as INFO or WARNING lines
+# ("oneDNN custom operations are on", "Could not find cuda drivers"), and as an ERROR
+# "failed call to cuInit" on every machine without a GPU.
+_START_UP_NOISE = re.compile(
+    r"^(WARNING: All log messages before absl::InitializeLog\(\)"
+    r"|[IW]\d{4} [\d:. ]+\d+ \S+\.cc:\d+\]"
+    r"|E\d{4} [\d:. ]+\d+ cuda_\w+\.cc:\d+\] failed call to cuInit"
+    r"|To enable the following instructions: )"
+)
+
+
+def import_module_quietly(name: str):
+    """Imports module `name` (which imports TensorFlow) with TensorFlow's C++ start-up
+    chatter filtered out of stderr; every other line it writes is passed on.
+
+    The chatter is written to file descriptor 2 by C++ code, so Python's sys.stderr
+    cannot filter it: the descriptor itself is pointed at a temporary file meanwhile.
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as capture:
+        os.dup2(capture.fileno(), 2)
+        try:
+            module = importlib.import_module(name)
+            import tensorflow as tf
+
+            tf.config.list_physical_devices()  # Where cuInit is tried, and fails without GPU.
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            capture.seek(0)
+            for line in capture.read().decode(errors="replace").splitlines():
+                if line.strip() and not _START_UP_NOISE.match(line):
+                    sys.stderr.write(line + "\n")
+    return module
 
 
 def fail(program: str, message: str, code: int = 1) -> int:
@@ -45,6 +87,20 @@ def run_guarded(program: str, body) -> int:
         logging.set_verbosity(logging.WARNING)
     try:
         body()
+    except Interrupted as e:
+        return _interrupted(program, str(e))
+    except KeyboardInterrupt:
+        return _interrupted(program, "interrupted; files already written are complete")
     except KerasVAEError as e:
         return fail(program, str(e))
     return 0
+
+
+def _interrupted(program: str, message: str) -> int:
+    # On a terminal the progress bar may hold the line: start a fresh one.
+    if sys.stdout.isatty():
+        sys.stdout.write("\n")
+        sys.stdout.flush()
+    sys.stderr.write(f"{program}: {message}\n")
+    sys.stderr.flush()
+    return Interrupted.exit_code

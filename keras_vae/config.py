@@ -100,7 +100,8 @@ class TrainConfig:
     curve_every_epochs: int = 0
     curve_importance_samples: int = 1000
     curve_examples: int = 0
-    # Keras' progress bar: 0 silent, 1 bar, 2 one line per epoch; "auto" is 1.
+    # 1: a progress bar on a terminal (never in a redirected log); 0 or 2: none. One
+    # summary line per epoch is printed either way.
     verbose: int = 1
     # Linear ramps of the objective's weights, per epoch (see keras_vae/schedules.py):
     # beta from 0 over kl_warmup_epochs, the capacity target from 0 over capacity_epochs.
@@ -451,6 +452,12 @@ def resolve(config: Config) -> Config:
     validate_train(config.train)
     validate_schedules(config.model, config.train)
     _require(bool(config.model_dir), "model_dir must name a directory")
+    _require(
+        not (config.model.likelihood == "gaussian" and config.data.binarize in ("static", "dynamic")),
+        f"likelihood=gaussian is a density of grey levels; with binarize={config.data.binarize} "
+        "the pixels are 0 or 1, where it means nothing (it reports thousands of negative "
+        "nats): use likelihood=bernoulli for binary data, or binarize=none",
+    )
     data = config.data
     if data.binarize == "auto":
         binarize = "dynamic" if config.model.likelihood == "bernoulli" else "none"

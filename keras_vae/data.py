@@ -19,7 +19,7 @@ import numpy as np
 from keras_vae import config as config_lib
 from keras_vae import idx
 from keras_vae import model_dir as model_dir_lib
-from keras_vae.errors import DataError, first_line
+from keras_vae.errors import ConfigError, DataError, first_line
 
 BUNDLED_DIR = os.path.join(os.path.dirname(__file__), "bundled_data")
 BUNDLED_MNIST_DIR = os.path.join(BUNDLED_DIR, "mnist_sample")
@@ -113,28 +113,69 @@ def load_model_data(
     data_dir: str | None,
     binarize: str | None,
     seed: int,
+    split: str = "test",
+    saved_model: str | None = None,
 ) -> DataSplits:
-    """The data of a trained model: its run's data (from model_dir/config.json, with the
-    run's seed), or `dataset` (overriding the run's) binarized as `binarize` says."""
-    run_shape = None
+    """The data of a trained model, split as its run split it.
+
+    A run (model_dir/config.json), or a SavedModel carrying its run's record, gives its
+    data source, split seed, validation fraction and binarization; `dataset` replaces
+    the data (to score the model on other images) only where no split of the run's
+    data has to be rebuilt, i.e. for split="test". A SavedModel without a record (an
+    older keras_vae's) can only be scored on a test split: `dataset` binarized as
+    `binarize` says (`seed` is then unused: test images are binarized with a fixed
+    seed). Raises ConfigError or DataError with one line.
+    """
+    run = None
     if model_dir is not None:
-        run, run_source = model_dir_lib.load_run_config(model_dir)
-        data_config, seed = run.data, run.train.seed
-        run_shape = run_source.get("image_shape")
+        run = model_dir_lib.load_run_config(model_dir)
+        where = f"model_dir {model_dir}"
+    elif saved_model is not None:
+        run = model_dir_lib.load_saved_model_record(saved_model)
+        where = f"saved_model {saved_model}"
+    run_shape = None
+    if run is not None:
+        config, run_source = run
         # The data the run was trained on, as it recorded it, not what its name means now.
-        recorded = dataset_of_source(run_source)
-        if recorded is not None:
-            data_config = dataclasses.replace(data_config, dataset=recorded)
+        recorded = dataset_of_source(run_source) or config.data.dataset
+        data_config = dataclasses.replace(config.data, dataset=recorded)
+        seed = config.train.seed
+        run_shape = run_source.get("image_shape")
+        if binarize is not None and binarize != config.data.binarize:
+            raise ConfigError(
+                f"{where} was trained with binarize={config.data.binarize}, not {binarize}; "
+                "leave --binarize out to use the run's"
+            )
+        if dataset is not None and not _same_dataset(dataset, recorded, config.data.dataset):
+            if split != "test":
+                raise ConfigError(
+                    f"the {split} split of {where} is part of {recorded}; it cannot be "
+                    f"rebuilt from {dataset} (use --split=test to score other data)"
+                )
+            data_config = dataclasses.replace(data_config, dataset=dataset, data_dir=data_dir)
     else:
+        if split != "test":
+            raise ConfigError(
+                f"saved_model {saved_model} does not record its run's split seed and "
+                f"validation fraction (exported by an older keras_vae), so its {split} split "
+                "cannot be rebuilt; use --model_dir of its run, or --split=test"
+            )
         data_config = config_lib.DataConfig(dataset=dataset, binarize=binarize)
-    if dataset is not None:
-        data_config = dataclasses.replace(data_config, dataset=dataset, data_dir=data_dir)
     splits = load_splits(data_config, seed)
     # The run records its image shape, so other data is checked before TensorFlow
     # loads the model (a bare SavedModel is checked against its signatures later).
     if run_shape is not None:
         check_image_shape(splits.image_shape, run_shape)
     return splits
+
+
+def _same_dataset(name: str, *recorded: str) -> bool:
+    def normal(n):
+        if n.startswith(config_lib.IDX_PREFIX):
+            return config_lib.IDX_PREFIX + os.path.abspath(n[len(config_lib.IDX_PREFIX) :])
+        return n
+
+    return normal(name) in {normal(r) for r in recorded}
 
 
 def check_image_shape(data_shape, model_shape) -> None:
@@ -290,6 +331,11 @@ def dataset_of_source(source: dict) -> str | None:
     if kind == "tfds" and source.get("name"):
         return config_lib.TFDS_PREFIX + source["name"]
     return None
+
+
+def is_binary(images: np.ndarray) -> bool:
+    """Whether uint8 `images` hold only 0 and 255 (pixels of 0 and 1)."""
+    return bool(np.all((images == 0) | (images == 255)))
 
 
 def binarize(images: np.ndarray, seed: int) -> np.ndarray:

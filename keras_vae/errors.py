@@ -29,3 +29,9 @@ class ModelDirError(KerasVAEError):
 
 class TrainingError(KerasVAEError):
     """Training cannot go on (for instance, the loss became NaN)."""
+
+
+class Interrupted(KerasVAEError):
+    """The user pressed Ctrl-C; the message says how to go on. Commands exit with 130."""
+
+    exit_code = 130

@@ -27,7 +27,10 @@ class EvalConfig:
     seed: int = 0
     # Evaluate only the first N images of the split (0: all of them).
     max_examples: int = 0
+    # Default: eval-SPLIT-kK.json in the model directory, or beside a bare SavedModel
+    # (never inside it). An existing report is replaced only with `overwrite`.
     output: str | None = None
+    overwrite: bool = False
 
 
 def resolve(c: EvalConfig) -> EvalConfig:
@@ -41,14 +44,26 @@ def resolve(c: EvalConfig) -> EvalConfig:
     saved_model, binarize = model_dir_lib.resolve_model_source(
         c.model_dir, c.saved_model, c.dataset, c.binarize
     )
-    # A run's report goes into its directory; a bare SavedModel's beside its files.
-    output = c.output or os.path.join(c.model_dir or saved_model, "eval.json")
+    # A run's report goes into its directory; a bare SavedModel's into the folder that
+    # holds it, never into the SavedModel. Named by split and k, so reports of other
+    # splits or k sit side by side.
+    name = f"eval-{c.split}-k{k}" + (f"-n{c.max_examples}" if c.max_examples else "") + ".json"
+    base = c.model_dir or os.path.dirname(os.path.abspath(os.path.normpath(saved_model)))
+    output = c.output or os.path.join(base, name)
     # Checked now: the report is written after minutes of scoring.
     folder = os.path.dirname(os.path.abspath(output))
     if os.path.isdir(output):
         raise ConfigError(f"output {output} is a directory; name the JSON file to write")
     if not os.path.isdir(folder):
         raise ConfigError(f"output folder {folder} does not exist")
+    if os.path.abspath(folder).startswith(os.path.abspath(saved_model) + os.sep) or (
+        os.path.abspath(folder) == os.path.abspath(saved_model)
+    ):
+        raise ConfigError(f"output {output} is inside the SavedModel; write the report elsewhere")
+    if os.path.exists(output) and not c.overwrite:
+        raise ConfigError(
+            f"{output} already holds a report; pass --overwrite to replace it, or --output"
+        )
     return dataclasses.replace(c, saved_model=saved_model, binarize=binarize, output=output)
 
 
@@ -58,7 +73,9 @@ def load_images(c: EvalConfig):
     numpy only, so that the command reports a missing or corrupt data file before
     TensorFlow loads.
     """
-    splits = data_lib.load_model_data(c.model_dir, c.dataset, c.data_dir, c.binarize, c.seed)
+    splits = data_lib.load_model_data(
+        c.model_dir, c.dataset, c.data_dir, c.binarize, c.seed, c.split, c.saved_model
+    )
     images, _ = splits.split(c.split)
     if c.max_examples:
         images = images[: c.max_examples]

@@ -1,12 +1,11 @@
 """Evaluates a trained VAE: python -m keras_vae.evaluate --model_dir=DIR
 
-Prints and writes `eval.json` (into the model directory by default): the ELBO with
+Prints and writes `eval-SPLIT-kK.json` (into the model directory by default): the ELBO with
 its reconstruction and KL parts, the importance-weighted log-likelihood with
 --num_importance_samples (5000 by default, the literature's protocol), active units
 and the KL per latent dimension. The work happens in `keras_vae.evaluation`.
 """
 
-import importlib
 
 from absl import app, flags
 
@@ -35,7 +34,13 @@ flags.DEFINE_integer("seed", _defaults.seed, "Seeds the samples of z.")
 flags.DEFINE_integer(
     "max_examples", _defaults.max_examples, "Evaluate the first N images (0: all)."
 )
-flags.DEFINE_string("output", None, "Where to write the JSON report (default: DIR/eval.json).")
+flags.DEFINE_string(
+    "output",
+    None,
+    "Where to write the JSON report (default: eval-SPLIT-kK.json in the model directory, "
+    "or beside a bare SavedModel).",
+)
+flags.DEFINE_boolean("overwrite", False, "Replace an existing report at the output path.")
 
 FLAGS = flags.FLAGS
 
@@ -52,6 +57,7 @@ def config_from_flags() -> eval_config_lib.EvalConfig:
         seed=FLAGS.seed,
         max_examples=FLAGS.max_examples,
         output=FLAGS.output,
+        overwrite=FLAGS.overwrite,
     )
 
 
@@ -59,12 +65,12 @@ def _evaluate() -> None:
     # Flags, paths and data are checked before TensorFlow loads.
     config = eval_config_lib.resolve(config_from_flags())
     data = eval_config_lib.load_images(config)
-    evaluation = importlib.import_module("keras_vae.evaluation")
+    evaluation = cli.import_module_quietly("keras_vae.evaluation")
     r = evaluation.evaluate_run(config, data=data)
     print(
         f"{r['split']}: ELBO {r['elbo']:.2f} nats (reconstruction {r['reconstruction']:.2f}, "
         f"KL {r['kl']:.2f}); log p(x) >= {r['log_likelihood']:.2f} with "
-        f"k={r['num_importance_samples']} (NLL {r['nll']:.2f}); active units "
+        f"k={r['num_importance_samples']} (NLL {r['nll']:.2f}: {r['nll_kind']}); active units "
         f"{r['active_units']}/{len(r['kl_per_dimension'])}; {r['seconds']:.0f} s; "
         f"wrote {config.output}"
     )

@@ -158,6 +158,35 @@ def evaluate_images(
     }
 
 
+# What a reported NLL is a measure of: numbers of different kinds are never comparable.
+NLL_KINDS = {
+    "probability": "-log P(x): probability of binary pixels, in nats per example",
+    "density": "-log p(x): density of pixels in [0, 1], in nats per example; it may be "
+    "negative and is not comparable with probabilities of binary data",
+    "cross_entropy": "Bernoulli cross-entropy of grey pixels in [0, 1], in nats per example; "
+    "not a likelihood, and not comparable with NLLs of binary data",
+    "unknown": "the SavedModel does not record its likelihood (an older keras_vae's); "
+    "the NLL is a probability if it is Bernoulli and the data binary, a density if Gaussian",
+}
+
+
+def nll_kind(likelihood: str | None, binary_data: bool) -> str:
+    """The key of NLL_KINDS for a model of `likelihood` scored on (non-)binary data."""
+    if likelihood == "gaussian":
+        return "density"
+    if likelihood == "bernoulli":
+        return "probability" if binary_data else "cross_entropy"
+    return "unknown"
+
+
+def run_likelihood(c: EvalConfig) -> str | None:
+    """The likelihood of the evaluated model, from its run's record, if it has one."""
+    if c.model_dir is not None:
+        return model_dir_lib.load_run_config(c.model_dir)[0].model.likelihood
+    record = model_dir_lib.load_saved_model_record(c.saved_model)
+    return None if record is None else record[0].model.likelihood
+
+
 def evaluate_run(c: EvalConfig, print_fn=print, data=None) -> dict:
     """Evaluates a run or SavedModel per `c` (already resolved); writes and returns the report.
 
@@ -180,9 +209,14 @@ def evaluate_run(c: EvalConfig, print_fn=print, data=None) -> dict:
     )
     report = evaluate_images(scorer, images, c.num_importance_samples, c.seed, progress=progress)
     binarized = source["binarize"] in ("static", "dynamic")
+    likelihood = run_likelihood(c)
+    kind = nll_kind(likelihood, bool(np.all((images == 0) | (images == 1))))
     report = {
         "split": c.split,
         **report,
+        "likelihood": likelihood,
+        "nll_kind": kind,
+        "nll_means": NLL_KINDS[kind],
         "binarized": binarized,
         "binarization": (
             f"binarized once with the fixed seed {data_lib.EVAL_BINARIZATION_SEED}"

@@ -12,7 +12,13 @@ The SavedModel needs neither keras_vae nor Keras to load:
     m.signatures["log_weights"](images=x, num_samples=k, seed=[a, b])
         # {"log_weights", "log_likelihood"}: [k, batch] log p(x,z) - log q(z|x) and log p(x|z)
         # for k draws z ~ q(z|x); what the evaluate command needs (ELBO, NLL).
+    m.signatures["metadata"]()                  # {"json"}: what the model was trained on
     m.signatures["serving_default"]             # encode again: TF Serving's default
+The run's record (its config.json: model, data and training settings, and the data
+source with its checksums, split seed, validation fraction, image shape, binarization
+and likelihood) is served by `metadata` and also stored as the plain file
+`assets.extra/keras_vae_run.json`, which keras_vae reads without TensorFlow, so that a
+bare SavedModel is scored on the same split as its run.
 Images are float32 [batch, height, width] in [0, 1]; inputs of another shape or
 dtype are rejected by the signature rather than broadcast. Every signature also
 answers a bad value with tf.errors.InvalidArgumentError and a one-line reason,
@@ -24,14 +30,24 @@ sample, num_samples * batch * H * W for log_weights, batch * num_steps * H * W f
 interpolate: 342,392 28x28 images), which are to be split into smaller calls.
 """
 
+import json
+import os
+
 import keras
 import tensorflow as tf
 
-from keras_vae import handles, importance
+from keras_vae import handles, importance, model_dir
 
 
-def export_saved_model(model, path: str) -> None:
-    """Writes `model`'s serving signatures to the SavedModel directory `path`."""
+def export_saved_model(model, path: str, record: dict | None = None) -> None:
+    """Writes `model`'s serving signatures to the SavedModel directory `path`.
+
+    record: what the model was trained on (a run's config.json); served by the
+    `metadata` signature and written to assets.extra/keras_vae_run.json. Without one
+    (a model built in Python), the record holds the model's own settings only.
+    """
+    record = dict(record) if record is not None else {"model": model.get_config()}
+    record_json = json.dumps(record, sort_keys=True)
     height, width = model.image_shape
     images_spec = tf.TensorSpec([None, height, width], tf.float32, name="images")
     z_spec = tf.TensorSpec([None, model.latent_dims], tf.float32, name="z")
@@ -167,4 +183,9 @@ def export_saved_model(model, path: str) -> None:
         ],
     )
     archive.add_endpoint("log_weights", log_weights)
+    archive.add_endpoint(
+        "metadata", lambda: {"json": tf.constant(record_json)}, input_signature=[]
+    )
     archive.write_out(path, verbose=False)
+    os.makedirs(os.path.join(path, model_dir.RUN_RECORD_FOLDER), exist_ok=True)
+    model_dir.write_json(os.path.join(path, model_dir.SAVED_MODEL_RECORD), record)

@@ -224,6 +224,10 @@ class VAE(keras.Model):
         capacity_gamma: the weight of |KL - C|.
         binarize_training_inputs: draw x ~ Bernoulli(pixel intensity) afresh at each
             training step (dynamic binarization, the literature's protocol for MNIST).
+            None (the default) does so for a Bernoulli likelihood and not for a
+            Gaussian one, as `python -m keras_vae.train --binarize=auto` does: a
+            Bernoulli likelihood is a probability of binary pixels. Binary images are
+            left as they are either way.
         seed: seeds the sampling and binarization noise.
     """
 
@@ -237,7 +241,7 @@ class VAE(keras.Model):
         gaussian_variance="fixed",
         gaussian_sigma=0.1,
         beta=1.0,
-        binarize_training_inputs=False,
+        binarize_training_inputs=None,
         seed=None,
         objective="elbo",
         num_samples=1,
@@ -254,6 +258,8 @@ class VAE(keras.Model):
         self.gaussian_variance = gaussian_variance
         self.gaussian_sigma = float(gaussian_sigma)
         self.beta = float(beta)
+        if binarize_training_inputs is None:
+            binarize_training_inputs = likelihood == "bernoulli"
         self.binarize_training_inputs = bool(binarize_training_inputs)
         self.seed = seed
         if objective not in ("elbo", "iwae"):
@@ -275,7 +281,9 @@ class VAE(keras.Model):
             learned_variance=(likelihood == "gaussian" and gaussian_variance == "learned"),
             name="decoder",
         )
-        self.sampling = Sampling(seed, name="sampling")
+        # float32 whatever the policy: under mixed precision z would otherwise be autocast
+        # to float16/bfloat16, while log p(z) and log q(z|x) are computed in float32.
+        self.sampling = Sampling(seed, name="sampling", dtype="float32")
         self.binarization_seed = keras.random.SeedGenerator(None if seed is None else seed + 1)
         # A variable rather than a constant so that a schedule can change it during
         # training without retracing the compiled train step.
@@ -457,6 +465,12 @@ class VAE(keras.Model):
         with tf.GradientTape() as tape:
             terms = self.objective_terms(images, noise=noise)
             loss = replica_mean(terms["objective"])
+            # Under mixed_float16 Keras wraps the optimizer in a LossScaleOptimizer, whose
+            # apply() divides the gradients by the loss scale: they must be of the scaled
+            # loss. Every other optimizer returns the loss unchanged.
+            optimizer = getattr(self, "optimizer", None)  # None before compile()
+            if optimizer is not None:
+                loss = optimizer.scale_loss(loss)
         return terms, tape.gradient(loss, self.trainable_variables)
 
     def train_step(self, data):

@@ -7,7 +7,9 @@ metrics.json     final train / validation / test ELBO, reconstruction and KL; wr
 checkpoints/     latest.keras and best.keras (lowest validation loss)
 backup/          the training state of the last completed epoch, while the run is
                  unfinished (see backup.py); a rerun of the same command resumes from it
-saved_model/     TF SavedModel with the serving signatures (see export.py)
+saved_model/     TF SavedModel with the serving signatures (see export.py); its
+                 assets.extra/keras_vae_run.json is config.json again, so the
+                 SavedModel alone says what it was trained on
 logs/            TensorBoard event files (train/, validation/, images/) and projector/
 figures/         PNG figures
 """
@@ -28,6 +30,8 @@ SAVED_MODEL = "saved_model"
 LOGS = "logs"
 FIGURES = "figures"
 BACKUP = "backup"
+RUN_RECORD_FOLDER = "assets.extra"
+SAVED_MODEL_RECORD = os.path.join(RUN_RECORD_FOLDER, "keras_vae_run.json")
 # Settings that change what a run prints, not what it computes: a resumed run may differ.
 _DISPLAY_ONLY = {"verbose"}
 
@@ -81,6 +85,9 @@ def write_json(path: str, obj) -> None:
     folder = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".json")
     try:
+        # mkstemp makes the file 0600 whatever the umask; a JSON file of a run should be
+        # as readable as the run's other files.
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "w") as f:
             json.dump(obj, f, indent=2, sort_keys=False)
             f.write("\n")
@@ -89,6 +96,13 @@ def write_json(path: str, obj) -> None:
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
+
+
+def _umask() -> int:
+    # The only way to read the umask is to set it; put it straight back.
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def replace_tree(write, path: str) -> None:
@@ -187,7 +201,28 @@ def load_run_config(model_dir: str) -> tuple[config_lib.Config, dict]:
     Raises ModelDirError with one line if the file is missing, truncated or not a
     keras_vae config (a half-written or hand-edited run).
     """
-    path = os.path.join(model_dir, CONFIG)
+    return _load_record(os.path.join(model_dir, CONFIG))
+
+
+def load_saved_model_record(saved_model: str) -> tuple[config_lib.Config, dict] | None:
+    """The run record a SavedModel carries (see export.py), or None if it has none.
+
+    None for SavedModels exported by an older keras_vae, or from a model built in
+    Python rather than by a training run: they do not say what they were trained on.
+    """
+    path = os.path.join(saved_model, SAVED_MODEL_RECORD)
+    if not os.path.isfile(path):
+        return None
+    try:
+        raw = read_json(path)
+    except (OSError, ValueError) as e:
+        raise ModelDirError(f"cannot read {path}: {e}") from None
+    if not isinstance(raw, dict) or not all(isinstance(raw.get(k), dict) for k in ("data", "train")):
+        return None
+    return _load_record(path)
+
+
+def _load_record(path: str) -> tuple[config_lib.Config, dict]:
     try:
         raw = read_json(path)
         return config_lib.Config.from_dict(raw), dict(raw.get("data_source") or {})
@@ -205,7 +240,8 @@ def resolve_model_source(
 ) -> tuple[str, str | None]:
     """Checks the model a command reads: a keras_vae run or a bare SavedModel.
 
-    Returns (the SavedModel's path, binarize). A run knows its data; a bare SavedModel
+    Returns (the SavedModel's path, binarize). A run knows its data, and so does a
+    SavedModel that carries its run's record (export.py); an older bare SavedModel
     needs `dataset`, and `binarize` (default dynamic) says how the model was trained.
     Raises ConfigError or ModelDirError with one line.
     """
@@ -232,9 +268,13 @@ def resolve_model_source(
         raise ModelDirError(f"saved_model {saved_model} does not exist")
     if not os.path.exists(os.path.join(saved_model, "saved_model.pb")):
         raise ModelDirError(f"saved_model {saved_model} is not a TF SavedModel directory")
-    if dataset is None:
-        raise ConfigError("a bare saved_model needs --dataset (the run's config is not there)")
-    binarize = binarize or "dynamic"
-    if binarize not in config_lib.BINARIZATIONS[1:]:
+    if binarize is not None and binarize not in config_lib.BINARIZATIONS[1:]:
         raise ConfigError(f"unknown binarize {binarize!r}: expected none, static or dynamic")
-    return saved_model, binarize
+    if load_saved_model_record(saved_model) is not None:
+        return saved_model, binarize  # None: as the run was trained.
+    if dataset is None:
+        raise ConfigError(
+            f"saved_model {saved_model} does not record the data it was trained on "
+            "(exported by an older keras_vae); give --dataset"
+        )
+    return saved_model, binarize or "dynamic"

@@ -5,7 +5,6 @@ Flags become a `keras_vae.config.Config`; everything else happens in library cod
 """
 
 import datetime
-import importlib
 import os
 
 from absl import app, flags
@@ -104,7 +103,12 @@ flags.DEFINE_integer(
 flags.DEFINE_integer(
     "curve_examples", _T.curve_examples, "Test images the curve's NLL is computed on (0: all)."
 )
-flags.DEFINE_integer("verbose", _T.verbose, "Keras progress output: 0 none, 1 bar, 2 one line.")
+flags.DEFINE_integer(
+    "verbose",
+    _T.verbose,
+    "1: a progress bar while an epoch runs, when stdout is a terminal; 0 or 2: none. "
+    "Every epoch prints one summary line either way.",
+)
 flags.DEFINE_integer(
     "kl_warmup_epochs",
     _T.kl_warmup_epochs,
@@ -235,7 +239,7 @@ def _train() -> None:
     else:
         model_dir.check_run(config.model_dir, config.to_dict())
     splits = data.load_splits(config.data, config.train.seed)
-    training = importlib.import_module("keras_vae.training")
+    training = cli.import_module_quietly("keras_vae.training")
     metrics = training.train_and_evaluate(config, splits=splits)
     test = metrics["test"]
     print(

@@ -12,6 +12,7 @@ import statistics
 import sys
 import tempfile
 import time
+import warnings
 
 import keras
 import numpy as np
@@ -33,6 +34,7 @@ from keras_vae import (
 from keras_vae import callbacks as callbacks_lib
 from keras_vae import config as config_lib
 from keras_vae import data as data_lib
+from keras_vae.errors import Interrupted
 from keras_vae.model import VAE, to_unit_float
 
 NUM_FIGURE_EXAMPLES = 30
@@ -218,6 +220,14 @@ def configure_runtime(train: config_lib.TrainConfig) -> tf.distribute.Strategy:
     return distribution.make_strategy(distribution.resolve(train.distribution))
 
 
+def _progress_bar(train: config_lib.TrainConfig, num_train: int) -> list:
+    """A progress bar with verbose=1 when stdout is a terminal; in a log, none."""
+    if train.verbose != 1 or not sys.stdout.isatty():
+        return []
+    steps = -(-num_train // train.batch_size)
+    return [callbacks_lib.ProgressBar(train.epochs, steps)]
+
+
 def _curve_callbacks(train: config_lib.TrainConfig, splits, path: str) -> list:
     if not train.curve_every_epochs:
         return []
@@ -232,6 +242,20 @@ def _curve_callbacks(train: config_lib.TrainConfig, splits, path: str) -> list:
             train.seed,
         )
     ]
+
+
+def _warn_if_not_a_likelihood(config: config_lib.Config, splits: data_lib.DataSplits) -> None:
+    # A user may mean it (many tutorials train so), so a warning rather than a refusal.
+    m, d = config.model, config.data
+    if m.likelihood == "bernoulli" and d.binarize == "none" and not data_lib.is_binary(
+        splits.train_images
+    ):
+        warnings.warn(
+            "likelihood=bernoulli with binarize=none on grey pixels: the "
+            "loss is a cross-entropy of grey levels, not a log-likelihood (evaluate labels its "
+            "NLL so); binarize=dynamic gives the literature's binarized-data NLL",
+            stacklevel=2,
+        )
 
 
 def train_and_evaluate(
@@ -256,6 +280,7 @@ def train_and_evaluate(
     chief = distribution.is_chief(strategy)
     if splits is None:
         splits = data_lib.load_splits(config.data, train.seed)
+    _warn_if_not_a_likelihood(config, splits)
     if chief:
         path = config.model_dir
         model_dir.open_run(path, config.to_dict())
@@ -272,19 +297,18 @@ def train_and_evaluate(
 def _train_and_evaluate(config, splits, strategy, path, chief, extra_callbacks) -> dict:
     train = config.train
     steps = steps_per_execution(train, strategy)
-    model_dir.write_json(
-        os.path.join(path, model_dir.CONFIG),
-        {
-            **config.to_dict(),
-            "data_source": splits.source,
-            "strategy": {
-                "distribution": distribution.resolve(train.distribution),
-                "replicas": strategy.num_replicas_in_sync,
-                "steps_per_execution": steps,
-            },
-            "versions": _versions(),
+    # config.json; the SavedModel carries it too, so it can be scored on its run's data.
+    record = {
+        **config.to_dict(),
+        "data_source": splits.source,
+        "strategy": {
+            "distribution": distribution.resolve(train.distribution),
+            "replicas": strategy.num_replicas_in_sync,
+            "steps_per_execution": steps,
         },
-    )
+        "versions": _versions(),
+    }
+    model_dir.write_json(os.path.join(path, model_dir.CONFIG), record)
     keras.utils.set_random_seed(train.seed)
     with strategy.scope():
         model = build_model(config, splits.image_shape)
@@ -308,6 +332,7 @@ def _train_and_evaluate(config, splits, strategy, path, chief, extra_callbacks) 
     # before training, so the dataset cannot count its own passes.
     data_epoch = tf.Variable(tf.constant(first_epoch, tf.int64), trainable=False)
     fit_callbacks = [
+        *_progress_bar(train, len(splits.train_images)),
         callbacks_lib.DataEpoch(data_epoch),
         # Next: a non-finite loss stops training before any callback saves the epoch.
         callbacks_lib.StopOnNonFinite(steps),
@@ -337,26 +362,37 @@ def _train_and_evaluate(config, splits, strategy, path, chief, extra_callbacks) 
         *extra_callbacks,
     ]
     start = time.perf_counter()
-    model.fit(
-        _distributable(
-            pipeline.training_dataset(
-                splits.train_images,
-                train.batch_size,
-                train.seed,
-                train.input_pipeline,
-                epoch_counter=data_epoch,
+    try:
+        model.fit(
+            _distributable(
+                pipeline.training_dataset(
+                    splits.train_images,
+                    train.batch_size,
+                    train.seed,
+                    train.input_pipeline,
+                    epoch_counter=data_epoch,
+                ),
+                strategy,
             ),
-            strategy,
-        ),
-        validation_data=_distributable(
-            pipeline.evaluation_dataset(splits.validation_images, train.batch_size), strategy
-        ),
-        epochs=train.epochs,
-        initial_epoch=first_epoch,
-        callbacks=fit_callbacks,
-        verbose=train.verbose,
-        shuffle=False,
-    )  # The dataset shuffles itself, seeded.
+            validation_data=_distributable(
+                pipeline.evaluation_dataset(splits.validation_images, train.batch_size), strategy
+            ),
+            epochs=train.epochs,
+            initial_epoch=first_epoch,
+            callbacks=fit_callbacks,
+            # keras_vae prints its own lines (EpochSummary, ProgressBar): Keras' bar miscounts
+            # with several steps per call and is unreadable in a redirected log.
+            verbose=0,
+            shuffle=False,
+        )  # The dataset shuffles itself, seeded.
+    except KeyboardInterrupt:
+        # The backup of the last completed epoch is untouched: one half written is a
+        # .tmp folder that the rerun ignores.
+        done = backup.latest_epoch(os.path.join(path, model_dir.BACKUP))
+        then = f"resume after epoch {done}" if done else "start it again"
+        raise Interrupted(
+            f"interrupted in epoch {done + 1}; rerun the same command to {then}"
+        ) from None
     train_seconds = time.perf_counter() - start
 
     # Each example is decoded num_samples times: keep evaluation batches near 1000 decodes.
@@ -370,7 +406,7 @@ def _train_and_evaluate(config, splits, strategy, path, chief, extra_callbacks) 
     if not chief:
         return metrics
     model_dir.replace_tree(
-        lambda tmp: export.export_saved_model(model, tmp), os.path.join(path, model_dir.SAVED_MODEL)
+        lambda tmp: export.export_saved_model(model, tmp, record), os.path.join(path, model_dir.SAVED_MODEL)
     )
     write_figures(model, splits, os.path.join(path, model_dir.FIGURES), train.seed)
     projected = splits.test_images[:NUM_PROJECTOR_POINTS].astype(np.float32) / 255.0

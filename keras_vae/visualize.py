@@ -6,7 +6,6 @@ DIR/figures or --out. Works from a bare SavedModel too (--saved_model=PATH
 --dataset=NAME), with TensorFlow alone. The work happens in `keras_vae.visualization`.
 """
 
-import importlib
 
 from absl import app, flags
 
@@ -82,7 +81,7 @@ def _visualize() -> None:
     data = config_lib.load_images(config)
     for name in (config.towards, config.away_from):
         config_lib.class_index(name, data.class_names, data.labels)
-    visualization = importlib.import_module("keras_vae.visualization")
+    visualization = cli.import_module_quietly("keras_vae.visualization")
     visualization.visualize(config, data)
 
 

@@ -111,7 +111,9 @@ class LabelledImages:
 
 def load_images(c: VisualizeConfig) -> LabelledImages:
     """The requested split of the run's data (or of --dataset), with labels."""
-    splits = data_lib.load_model_data(c.model_dir, c.dataset, c.data_dir, c.binarize, c.seed)
+    splits = data_lib.load_model_data(
+        c.model_dir, c.dataset, c.data_dir, c.binarize, c.seed, c.split, c.saved_model
+    )
     images, labels = splits.split(c.split)
     return LabelledImages(
         images.astype(np.float32) / 255.0, labels, splits.class_names, splits.source

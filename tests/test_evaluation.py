@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -9,6 +10,8 @@ import keras
 import numpy as np
 import pytest
 from keras import ops
+
+from conftest import _write_synthetic_folder
 
 from keras_vae import evaluation, handles, importance, latent
 from keras_vae.model import VAE
@@ -226,9 +229,82 @@ def test_evaluate_bad_input(trained_run, tmp_path):
         ([f"--model_dir={path}", "--split=dev"], "unknown split"),
         ([f"--model_dir={tmp_path / 'missing'}"], "does not exist"),
         ([f"--model_dir={not_a_run}"], "not a keras_vae run"),
-        ([f"--saved_model={os.path.join(path, 'saved_model')}"], "--dataset"),
         ([], "exactly one of model_dir"),
     ]
     for flags, fragment in cases:
         _one_line_error(evaluate(*flags), fragment)
     assert os.listdir(not_a_run) == ["weights.h5"]
+
+
+def test_a_bare_saved_model_is_scored_on_its_runs_split(trained_run, tmp_path):
+    path, _ = trained_run
+    saved_model = os.path.join(path, "saved_model")
+    reports = {}
+    for name, source in (("run", f"--model_dir={path}"), ("bare", f"--saved_model={saved_model}")):
+        output = tmp_path / f"{name}.json"
+        # --seed seeds the draws of z only: the split is the run's, whatever it says.
+        result = evaluate(
+            source, "--split=validation", "--num_importance_samples=20", "--seed=5",
+            f"--output={output}",
+        )
+        assert result.returncode == 0, result.stderr
+        reports[name] = json.loads(output.read_text())
+    assert reports["bare"]["num_examples"] == reports["run"]["num_examples"]
+    assert reports["bare"]["nll"] == pytest.approx(reports["run"]["nll"], rel=1e-6)
+    assert reports["bare"]["nll_kind"] == "probability"
+    assert reports["bare"]["likelihood"] == "bernoulli"
+
+
+def test_what_a_saved_model_cannot_say_is_refused(trained_run, tmp_path):
+    path, _ = trained_run
+    saved_model = os.path.join(path, "saved_model")
+    old = tmp_path / "old_saved_model"
+    shutil.copytree(saved_model, old)
+    shutil.rmtree(old / "assets.extra")  # as an older keras_vae exported it
+    other = tmp_path / "other_idx"
+    _write_synthetic_folder(other, train=40, test=20)
+    cases = [
+        ([f"--saved_model={old}"], "give --dataset"),
+        ([f"--saved_model={old}", f"--dataset=idx:{other}", "--split=validation"],
+         "cannot be rebuilt"),
+        ([f"--saved_model={saved_model}", f"--dataset=idx:{other}", "--split=train"],
+         "cannot be rebuilt from"),
+        ([f"--saved_model={saved_model}", "--binarize=none"], "trained with binarize=dynamic"),
+        ([f"--saved_model={saved_model}", f"--output={saved_model}/eval.json"],
+         "inside the SavedModel"),
+    ]
+    before = sorted(os.listdir(saved_model))
+    for flags, fragment in cases:
+        _one_line_error(evaluate(*flags, "--num_importance_samples=5"), fragment)
+    assert sorted(os.listdir(saved_model)) == before
+    # Test images of other data are fine: nothing of the run's split is rebuilt.
+    out = tmp_path / "other.json"
+    result = evaluate(
+        f"--saved_model={old}", f"--dataset=idx:{other}", "--num_importance_samples=5",
+        f"--output={out}",
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(out.read_text())["nll_kind"] == "unknown"
+
+
+def test_reports_are_named_by_split_and_k_and_never_replaced_silently(trained_run, tmp_path):
+    path, _ = trained_run
+    run = tmp_path / "run"
+    shutil.copytree(path, run)
+    for split in ("test", "validation"):
+        result = evaluate(f"--model_dir={run}", f"--split={split}", "--num_importance_samples=7")
+        assert result.returncode == 0, result.stderr
+    written = (run / "eval-test-k7.json").read_text()
+    assert json.loads((run / "eval-validation-k7.json").read_text())["split"] == "validation"
+    again = evaluate(f"--model_dir={run}", "--num_importance_samples=7", "--seed=3")
+    _one_line_error(again, "--overwrite")
+    assert (run / "eval-test-k7.json").read_text() == written
+    result = evaluate(f"--model_dir={run}", "--num_importance_samples=7", "--seed=3", "--overwrite")
+    assert result.returncode == 0, result.stderr
+    assert json.loads((run / "eval-test-k7.json").read_text())["seed"] == 3
+    # A bare SavedModel's report goes beside it, never into it.
+    result = evaluate(f"--saved_model={run / 'saved_model'}", "--num_importance_samples=7",
+                      "--split=validation", "--max_examples=5")
+    assert result.returncode == 0, result.stderr
+    assert (run / "eval-validation-k7-n5.json").exists()
+    assert not [n for n in os.listdir(run / "saved_model") if n.endswith(".json")]

@@ -156,3 +156,46 @@ def test_keras_file_round_trip_is_exact(tmp_path):
     assert float(loaded.kl_weight) == 1.5
     # The optimizer state travels too, so training can continue where it stopped.
     assert int(loaded.optimizer.iterations) == int(model.optimizer.iterations) == 2
+
+
+def _train_under(policy, optimizer, steps=30):
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(policy)
+    try:
+        keras.utils.set_random_seed(0)
+        model = VAE(latent_dims=2, hidden_units=(32,), seed=0)
+        model.compile(optimizer=optimizer)
+    finally:
+        keras.config.set_dtype_policy(previous)
+    x = (synthetic_digits(64, seed=0)[0] > 127).astype(np.float32)
+    history = model.fit(x, batch_size=32, epochs=steps // 2, verbose=0, shuffle=False).history
+    return model, history["loss"]
+
+
+def test_keras_wraps_the_optimizer_under_mixed_float16():
+    model, _ = _train_under("mixed_float16", keras.optimizers.Adam(1e-3), steps=2)
+    assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
+
+
+@pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
+def test_mixed_precision_trains_as_float32_does(policy):
+    # SGD, whose step is proportional to the gradient: gradients left unscaled before a
+    # LossScaleOptimizer's apply() (which divides them by the loss scale) would make
+    # steps 16 times too small. Adam would hide that, being nearly scale-invariant.
+    def sgd():
+        return keras.optimizers.SGD(3e-3)
+
+    _, reference = _train_under("float32", sgd())
+    optimizer = sgd()
+    if policy == "mixed_float16":
+        # What Keras' compile does under mixed_float16, with a loss scale (16) at which
+        # float16 does not overflow, so that no step is skipped.
+        optimizer = keras.optimizers.LossScaleOptimizer(optimizer, initial_scale=16.0)
+    model, losses = _train_under(policy, optimizer)
+    assert reference[0] - reference[-1] > 50
+    # Same data, seeds and steps: the curves agree up to the half-precision compute.
+    np.testing.assert_allclose(losses, reference, rtol=0.03)
+    # z stays float32, like log p(z) and log q(z|x) that are computed from it.
+    mean = np.zeros((3, 2), np.float32)
+    assert model.sampling(mean, mean).dtype == "float32"
+    assert model.sampling.compute_dtype == "float32"

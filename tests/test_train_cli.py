@@ -32,7 +32,7 @@ def assert_one_line_error(result, *fragments):
     assert "Traceback" not in result.stdout + result.stderr
 
 
-def test_default_command_offline_falls_back_to_the_bundled_sample(tmp_path):
+def test_default_command_trains_on_the_full_mnist_offline(tmp_path):
     # The README's main job, shortened to one epoch, on a machine without network.
     run_dir = tmp_path / "run"
     result = train(
@@ -44,17 +44,33 @@ def test_default_command_offline_falls_back_to_the_bundled_sample(tmp_path):
         env={"KERAS_VAE_OFFLINE": "1"},
     )
     assert result.returncode == 0, result.stderr
-    warnings = [
-        line for line in result.stderr.splitlines() if "WARNING" in line and "bundled" in line
-    ]
-    assert len(warnings) == 1
+    assert "WARNING" not in result.stderr
     assert "epoch 1/1: train loss" in result.stdout
     assert "test ELBO" in result.stdout
     with open(run_dir / "config.json") as f:
         source = json.load(f)["data_source"]
-    assert source["kind"] == "bundled" and source["requested"] == "mnist"
-    assert source["num_train"] == 4500
+    assert source["kind"] == "bundled" and source["name"] == "mnist"
+    assert source["num_train"] == 54000 and source["num_test"] == 10000
     assert (run_dir / "saved_model" / "saved_model.pb").exists()
+
+
+def test_run_files_follow_the_umask(tmp_path):
+    run_dir = tmp_path / "run"
+    folder = _write_synthetic_folder(tmp_path / "idx", train=60, test=20)
+    result = subprocess.run(
+        ["bash", "-c", f"umask 022 && exec {sys.executable} -m {PROGRAM} "
+         f"--dataset=idx:{folder} --epochs=1 --model_dir={run_dir} " + " ".join(FAST)],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 0, result.stderr
+    modes = {}
+    for root, _, files in os.walk(run_dir):
+        for name in files:
+            path = os.path.join(root, name)
+            modes[os.path.relpath(path, run_dir)] = os.stat(path).st_mode & 0o777
+    for name in ("config.json", "metrics.json", "saved_model/assets.extra/keras_vae_run.json"):
+        assert modes[name] == 0o644, (name, oct(modes[name]))
+    assert not [name for name, mode in modes.items() if mode == 0o600]
 
 
 def _corrupt_folder(tmp_path, kind):
