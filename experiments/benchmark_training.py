@@ -217,9 +217,19 @@ def small_batch_matmul_probes(batch_size, repeats=50):
     return results
 
 
-# Op types by where their time goes, for the profile of one keras_vae epoch.
-MATMUL_OPS = ("MatMul", "_FusedMatMul", "BatchMatMulV2")
+# Op types by where their time goes, for the profile of one keras_vae epoch. The
+# names depend on the machine: oneDNN's kernels are _MklMatMul, _MklNativeFusedMatMul
+# and the like on AVX-512 CPUs, TensorFlow's MatMul and _FusedMatMul elsewhere; any
+# op type with "MatMul" in its name is a matmul.
 OPTIMIZER_OPS = ("ResourceApplyAdam",)
+GROUPS = ("matmul", "optimizer", "other")
+
+
+def op_group(op: str) -> str:
+    """'matmul', 'optimizer' or 'other' for a TensorFlow op type."""
+    if "matmul" in op.lower():
+        return "matmul"
+    return "optimizer" if op in OPTIMIZER_OPS else "other"
 
 
 def profile_epoch(epoch, logdir):
@@ -250,13 +260,13 @@ def profile_epoch(epoch, logdir):
                 op = names.get(event.metadata_id, "").split(":")[-1]
                 if op and op != "Process":  # "Process" spans a whole function call.
                     seconds[op] += event.duration_ps / 1e12
-    groups = collections.Counter()
+    # Every group is listed, with 0.0 where no op of it ran.
+    groups = dict.fromkeys(GROUPS, 0.0)
     for op, t in seconds.items():
-        group = "matmul" if op in MATMUL_OPS else "optimizer" if op in OPTIMIZER_OPS else "other"
-        groups[group] += t
+        groups[op_group(op)] += t
     return {
         "wall_seconds": wall,
-        "thread_seconds": dict(groups),
+        "thread_seconds": groups,
         "top_ops": dict(seconds.most_common(12)),
     }
 
@@ -324,7 +334,7 @@ def print_table(result):
     for b, p in result["batch_matmul_probe_gflops"].items():
         print(f"batch {b} matmuls (GFLOP/s): " + ", ".join(f"{k} {v:.0f}" for k, v in p.items()))
     for b, p in result["profiles"].items():
-        busy = sum(p["thread_seconds"].values())
+        busy = sum(p["thread_seconds"].values()) or 1.0
         shares = ", ".join(f"{k} {v / busy:.0%}" for k, v in sorted(p["thread_seconds"].items()))
         print(
             f"profile of a keras_vae epoch at batch {b}: {p['wall_seconds']:.1f} s wall, "

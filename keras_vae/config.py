@@ -67,6 +67,9 @@ class ModelConfig:
     capacity_max: float = 0.0
     capacity_gamma: float = 1000.0
 
+    def __post_init__(self):
+        validate_model(self)
+
 
 @dataclasses.dataclass(frozen=True)
 class DataConfig:
@@ -77,6 +80,9 @@ class DataConfig:
     # "auto" resolves to "dynamic" for Bernoulli likelihoods and "none" for Gaussian.
     binarize: str = "auto"
     validation_fraction: float = 0.1
+
+    def __post_init__(self):
+        validate_data_values(self)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -129,6 +135,9 @@ class TrainConfig:
     # tf.config.experimental.enable_op_determinism: bitwise-identical runs for a seed.
     deterministic: bool = False
 
+    def __post_init__(self):
+        validate_train(self)
+
 
 @dataclasses.dataclass(frozen=True)
 class Config:
@@ -138,6 +147,12 @@ class Config:
     data: DataConfig = dataclasses.field(default_factory=DataConfig)
     train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
     model_dir: str = ""
+
+    def __post_init__(self):
+        # Each section checked itself when it was built; what is left are the
+        # combinations across sections.
+        validate_schedules(self.model, self.train)
+        validate_likelihood_and_data(self.model, self.data)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -297,10 +312,15 @@ def validate_model(m: ModelConfig) -> None:
 
 
 def validate_data(d: DataConfig) -> None:
-    kind = dataset_kind(d.dataset)
-    if kind == "idx":
+    """The values of `d`, and that its data folder exists (checked when a run starts)."""
+    validate_data_values(d)
+    if dataset_kind(d.dataset) == "idx":
         folder = d.dataset[len(IDX_PREFIX) :]
         _require(os.path.isdir(folder), f"IDX data folder {folder} does not exist")
+
+
+def validate_data_values(d: DataConfig) -> None:
+    dataset_kind(d.dataset)
     _require(
         d.binarize in BINARIZATIONS,
         f"unknown binarize {d.binarize!r}: expected one of {', '.join(BINARIZATIONS)}",
@@ -412,6 +432,16 @@ def validate_schedules(m: ModelConfig, t: TrainConfig) -> None:
         )
 
 
+def validate_likelihood_and_data(m: ModelConfig, d: DataConfig) -> None:
+    """Refuses a likelihood that does not fit the data it is given."""
+    _require(
+        not (m.likelihood == "gaussian" and d.binarize in ("static", "dynamic")),
+        f"likelihood=gaussian is a density of grey levels; with binarize={d.binarize} "
+        "the pixels are 0 or 1, where it means nothing (it reports thousands of negative "
+        "nats): use likelihood=bernoulli for binary data, or binarize=none",
+    )
+
+
 def validate_split_and_seed(split: str, seed: int) -> None:
     """The split and seed that evaluate and visualize score a model with."""
     _require(split in SPLITS, f"unknown split {split!r}: expected one of {', '.join(SPLITS)}")
@@ -451,13 +481,8 @@ def resolve(config: Config) -> Config:
     validate_data(config.data)
     validate_train(config.train)
     validate_schedules(config.model, config.train)
+    validate_likelihood_and_data(config.model, config.data)
     _require(bool(config.model_dir), "model_dir must name a directory")
-    _require(
-        not (config.model.likelihood == "gaussian" and config.data.binarize in ("static", "dynamic")),
-        f"likelihood=gaussian is a density of grey levels; with binarize={config.data.binarize} "
-        "the pixels are 0 or 1, where it means nothing (it reports thousands of negative "
-        "nats): use likelihood=bernoulli for binary data, or binarize=none",
-    )
     data = config.data
     if data.binarize == "auto":
         binarize = "dynamic" if config.model.likelihood == "bernoulli" else "none"

@@ -359,6 +359,11 @@ def load_splits(
     "dynamic" they stay grey-scale and the model draws fresh bits at every step.
     Either way validation and test images are binarized once with a fixed seed.
     """
+    if data.binarize == "auto":
+        raise ConfigError(
+            "load_splits needs binarize resolved: 'dynamic' (or 'static') for a Bernoulli "
+            "model, 'none' for a Gaussian one (config.resolve does it for a whole Config)"
+        )
     arrays, class_names, source = load_raw(data, downloads_reachable)
     train_images, train_labels = arrays["train"]
     test_images, test_labels = arrays["test"]

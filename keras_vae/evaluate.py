@@ -81,6 +81,11 @@ def main(argv):
     return cli.run_guarded(PROGRAM, _evaluate)
 
 
-if __name__ == "__main__":
+def run():
+    """The console script (pyproject's [project.scripts]); the same as python -m."""
     cli.quiet_start(PROGRAM)
     app.run(main, flags_parser=cli.flags_parser(PROGRAM))
+
+
+if __name__ == "__main__":
+    run()

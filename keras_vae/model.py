@@ -13,6 +13,7 @@ and the k-sample importance-weighted bound of Burda et al. 2015 (objective="iwae
 import math
 
 import keras
+import numpy as np
 import tensorflow as tf
 from keras import layers, ops
 
@@ -473,6 +474,23 @@ class VAE(keras.Model):
                 loss = optimizer.scale_loss(loss)
         return terms, tape.gradient(loss, self.trainable_variables)
 
+    def fit(self, x=None, y=None, *args, validation_data=None, **kwargs):
+        """keras.Model.fit on images alone: the model reconstructs its input.
+
+        x: images [N, H, W], as a numpy array (uint8 0..255, or floats in [0, 1]), a
+        tensor, or a tf.data.Dataset of image batches. Labels are refused rather than
+        ignored: an unconditional VAE has no use for them (map them away first).
+        """
+        check_images_input(x, y, self.image_shape, "fit")
+        if validation_data is not None:
+            check_images_input(validation_data, None, self.image_shape, "validation_data")
+        return super().fit(x, y, *args, validation_data=validation_data, **kwargs)
+
+    def evaluate(self, x=None, y=None, *args, **kwargs):
+        """keras.Model.evaluate on images alone (see `fit`); the ELBO with sampled z."""
+        check_images_input(x, y, self.image_shape, "evaluate")
+        return super().evaluate(x, y, *args, **kwargs)
+
     def train_step(self, data):
         images = _images_of(data)
         if self.binarize_training_inputs:
@@ -506,6 +524,43 @@ class VAE(keras.Model):
         }
 
 
+def check_images_input(x, y, image_shape, where):
+    """Raises ValueError unless `x` holds images of `image_shape` and no labels come along."""
+    if y is not None or isinstance(x, (tuple, list)):
+        raise ValueError(
+            f"{where} takes images only (a VAE reconstructs its input); it got labels or "
+            "(x, y) pairs, which an unconditional VAE would ignore: pass the images alone, "
+            "e.g. dataset.map(lambda x, y: x)"
+        )
+    if isinstance(x, tf.data.Dataset):
+        spec = x.element_spec
+        if not isinstance(spec, tf.TensorSpec):
+            raise ValueError(
+                f"{where} takes a dataset of image batches; its elements are {spec}: "
+                "map them to the images alone, e.g. dataset.map(lambda x, y: x)"
+            )
+        if not spec.shape[1:].is_compatible_with(image_shape):
+            raise ValueError(
+                f"{where}: the dataset's batches are {spec.shape}, the model takes "
+                f"[batch, {', '.join(map(str, image_shape))}] images"
+            )
+        return
+    if x is None or not hasattr(x, "shape"):
+        return  # Keras' own checks name what is missing or of an unknown kind.
+    if tuple(x.shape[1:]) != tuple(image_shape):
+        raise ValueError(
+            f"{where}: images are {tuple(x.shape)}, the model takes "
+            f"[N, {', '.join(map(str, image_shape))}]"
+        )
+    if isinstance(x, np.ndarray) and np.issubdtype(x.dtype, np.floating) and x.size:
+        low, high = float(np.min(x)), float(np.max(x))
+        if not (0.0 <= low and high <= 1.0):
+            raise ValueError(
+                f"{where}: float images must be finite and in [0, 1], got values from {low} "
+                f"to {high}; divide 0..255 pixels by 255, or pass them as uint8"
+            )
+
+
 def to_unit_float(images):
     """uint8 pixels -> float32 in [0, 1]; the one conversion that every path uses."""
     return ops.cast(images, "float32") / 255.0
@@ -524,8 +579,9 @@ def _as_logs(values):
 
 
 def _images_of(data):
-    # Datasets may yield images alone or (images, labels) pairs; labels are unused.
-    # uint8 batches (keras_vae's pipelines) become floats here, in the model's graph.
+    # Keras hands the step the images, or (images,) when it packs them; `fit` has
+    # refused labels. uint8 batches (keras_vae's pipelines) become floats here, in the
+    # model's graph.
     images = data[0] if isinstance(data, (tuple, list)) else data
     if images.dtype == "uint8":
         return to_unit_float(images)

@@ -873,7 +873,9 @@ def _latent():
 
 
 def _load_idx(folder):
-    return data_lib.load_splits(config_lib.DataConfig(dataset=f"idx:{folder}"), seed=0)
+    return data_lib.load_splits(
+        config_lib.DataConfig(dataset=f"idx:{folder}", binarize="none"), seed=0
+    )
 
 
 def _evaluate_bare_saved_model(c):

@@ -13,7 +13,7 @@ import pytest
 
 from keras_vae import data, idx
 from keras_vae.config import DataConfig
-from keras_vae.errors import DataError
+from keras_vae.errors import ConfigError, DataError
 
 MOCK_EXAMPLES = 12
 
@@ -198,14 +198,14 @@ def test_idx_folder_with_mismatched_image_shapes(tmp_path):
     folder = str(tmp_path / "mixed")
     _make_idx_folder(folder, test_shape=(20, 20))
     with pytest.raises(DataError, match="test images"):
-        data.load_splits(DataConfig(dataset="idx:" + folder), seed=0)
+        data.load_splits(DataConfig(dataset="idx:" + folder, binarize="none"), seed=0)
 
 
 def test_idx_folder_too_small_to_split(tmp_path):
     folder = str(tmp_path / "tiny")
     _make_idx_folder(folder, num_train=1)
     with pytest.raises(DataError, match="too few"):
-        data.load_splits(DataConfig(dataset="idx:" + folder), seed=0)
+        data.load_splits(DataConfig(dataset="idx:" + folder, binarize="none"), seed=0)
 
 
 def test_idx_folder_missing(tmp_path):
@@ -367,7 +367,7 @@ def test_a_run_that_fell_back_is_scored_on_the_sample_it_was_trained_on(tmp_path
 
     run = tmp_path / "run"
     run.mkdir()
-    record = config_lib.Config(model_dir=str(run)).to_dict()
+    record = config_lib.resolve(config_lib.Config(model_dir=str(run))).to_dict()
     record["data_source"] = {
         "kind": "bundled",
         "name": "mnist_sample",
@@ -385,7 +385,7 @@ def test_other_tfds_names_do_not_fall_back(tmp_path):
         warnings.simplefilter("error", UserWarning)
         with pytest.raises(DataError, match="fashion_mnist") as info:
             data.load_splits(
-                DataConfig(dataset="fashion_mnist", data_dir=str(tmp_path)),
+                DataConfig(dataset="fashion_mnist", data_dir=str(tmp_path), binarize="none"),
                 seed=0,
                 downloads_reachable=lambda url: False,
             )
@@ -408,3 +408,8 @@ def test_host_reachable_true_for_a_listening_port():
         server.listen(1)
         port = server.getsockname()[1]
         assert data.host_reachable(f"http://127.0.0.1:{port}/path", timeout=2.0) is True
+
+
+def test_load_splits_wants_binarize_resolved():
+    with pytest.raises(ConfigError, match="binarize resolved"):
+        data.load_splits(DataConfig(dataset="mnist_sample"), seed=0)

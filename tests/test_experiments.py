@@ -83,6 +83,7 @@ def test_benchmark_train_tiny(tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     report = json.loads(out.read_text())["train"]
     profile = report["profiles"]["64"]
+    assert set(profile["thread_seconds"]) == {"matmul", "optimizer", "other"}
     assert profile["thread_seconds"]["matmul"] > 0 and profile["thread_seconds"]["optimizer"] > 0
     assert [r["variant"] for r in report["rows"]] == ["keras_vae", "plain Keras fit"]
     assert report["flops_per_example"] == 5_596_160  # 3 x 2.13 MFLOP, less the images' gradient
@@ -91,6 +92,30 @@ def test_benchmark_train_tiny(tmp_path):
         assert len(row["epoch_seconds"]) == 2 and row["examples_per_second"] > 0
         assert 0 < row["roofline_fraction"] < 1.5
     assert "| keras_vae | keras_vae | 64 |" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "op, group",
+    [
+        # TensorFlow's kernels (AVX2 machines) and oneDNN's (AVX-512 machines).
+        ("MatMul", "matmul"),
+        ("_FusedMatMul", "matmul"),
+        ("BatchMatMulV2", "matmul"),
+        ("_MklMatMul", "matmul"),
+        ("_MklNativeFusedMatMul", "matmul"),
+        ("_MklNativeBatchMatMulV2", "matmul"),
+        ("ResourceApplyAdam", "optimizer"),
+        ("Softplus", "other"),
+        ("_MklNativeFusedBatchNorm", "other"),
+    ],
+)
+def test_profile_groups_every_matmul_kernel_name(op, group):
+    sys.path.insert(0, os.path.join(REPO, "experiments"))
+    try:
+        import benchmark_training
+    finally:
+        sys.path.pop(0)
+    assert benchmark_training.op_group(op) == group
 
 
 def test_benchmark_rejects_an_unknown_part():
