@@ -407,9 +407,9 @@ COMMANDS = [
         ["run"],
     ),
     _evaluate(
-        "evaluate-bare-saved_model-without-dataset",
-        ["--saved_model={run}/saved_model"],
-        "needs --dataset",
+        "evaluate-bare-saved_model-other-data-validation",
+        ["--saved_model={run}/saved_model", "--dataset=mnist_sample", "--split=validation"],
+        "cannot be rebuilt",
         ["run"],
     ),
     _evaluate(

@@ -1,5 +1,6 @@
 """The SavedModel: named signatures, loadable without keras_vae, matching the in-memory model."""
 
+import json
 import os
 import re
 import subprocess
@@ -101,6 +102,7 @@ SIGNATURES = {
     "reconstruct": ({"images"}, {"images"}),
     "interpolate": ({"start_images", "end_images", "num_steps"}, {"images", "z"}),
     "log_weights": ({"images", "num_samples", "seed"}, {"log_weights", "log_likelihood"}),
+    "metadata": (set(), {"json"}),
 }
 # Keras' ExportArchive also serves its first endpoint, encode, as TF Serving's default.
 SIGNATURES["serving_default"] = SIGNATURES["encode"]
@@ -147,3 +149,17 @@ def test_signatures_reject_wrong_shapes_and_counts(trained_run):
         m.signatures["encode"](images=tf.zeros([3, 28, 28], tf.float64))
     with pytest.raises(tf.errors.InvalidArgumentError, match="num_samples must be positive"):
         m.signatures["sample"](num_samples=tf.constant(0), seed=tf.constant(1, tf.int64))
+
+
+def test_metadata_is_the_runs_record(trained_run):
+    path = trained_run[0]
+    m = tf.saved_model.load(os.path.join(path, "saved_model"))
+    served = json.loads(m.signatures["metadata"]()["json"].numpy())
+    record = json.load(open(os.path.join(path, "config.json")))
+    assert served == record
+    asset = os.path.join(path, "saved_model", "assets.extra", "keras_vae_run.json")
+    assert json.load(open(asset)) == record
+    for key in ("dataset", "binarize", "validation_fraction"):
+        assert key in served["data"]
+    assert served["train"]["seed"] == record["train"]["seed"]
+    assert served["model"]["likelihood"] and served["data_source"]["image_shape"]

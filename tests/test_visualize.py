@@ -230,9 +230,11 @@ def test_command_from_a_model_dir(trained_run, tmp_path):
 # Runs the command from a bare SavedModel and fails if any training-side module was imported.
 _WITHOUT_TRAINING_CODE = """
 import runpy, sys
-sys.argv = ["keras_vae.visualize"] + sys.argv[1:]
+# As `python -m keras_vae.visualize` does: argv[0] is "-m" while the package is imported,
+# then the module's path.
+sys.argv = ["-m"] + sys.argv[1:]
 try:
-    runpy.run_module("keras_vae.visualize", run_name="__main__")
+    runpy.run_module("keras_vae.visualize", run_name="__main__", alter_sys=True)
 except SystemExit as e:
     code = e.code
 loaded = sorted(m for m in ("keras_vae.model", "keras_vae.training", "keras_vae.callbacks",
@@ -271,7 +273,8 @@ def test_command_from_a_bare_saved_model_without_training_code(trained_run, tmp_
         (["--model_dir=/nonexistent/run"], "does not exist"),
         (["--model_dir={tmp}"], "not a keras_vae run"),
         (["--saved_model={tmp}"], "not a TF SavedModel"),
-        (["--saved_model={run}/saved_model"], "needs --dataset"),
+        (["--saved_model={run}/saved_model", "--split=validation", "--dataset=mnist_sample"],
+         "cannot be rebuilt"),
         (["--model_dir={run}", "--saved_model={run}/saved_model"], "exactly one"),
         (["--model_dir={run}", "--towards=42"], "class '42' is not in the data"),
         (["--model_dir={run}", "--strengths=1,big"], "strengths must be comma-separated numbers"),
