@@ -145,21 +145,31 @@ def test_bad_flags_are_reported_in_one_line(tmp_path, flags, fragment):
     assert not (tmp_path / "run").exists()
 
 
-def test_objective_flags_become_config_fields():
-    # Flag parsing and Config building only: no TensorFlow, no training, and no
-    # validation (resolve would reject this mix), so every flag can be checked at once.
+@pytest.mark.parametrize(
+    "flags, expected",
+    [
+        (["--objective=iwae", "--num_samples=7"],
+         {"model": {"objective": "iwae", "num_samples": 7}}),
+        (["--capacity_gamma=50", "--capacity_epochs=3", "--capacity_max=9"],
+         {"model": {"capacity_max": 9, "capacity_gamma": 50}, "train": {"capacity_epochs": 3}}),
+        (["--kl_warmup_epochs=2", "--learning_rate_schedule=burda"],
+         {"train": {"kl_warmup_epochs": 2, "learning_rate_schedule": "burda"}}),
+    ],
+)
+def test_objective_flags_become_config_fields(flags, expected):
+    # Flag parsing and Config building only: no TensorFlow, no training. (Configs check
+    # their values as they are built, so each set of flags is a valid combination.)
     script = (
         "import json; from keras_vae import train; "
-        "train.FLAGS(['x', '--objective=iwae', '--num_samples=7', '--capacity_gamma=50', "
-        "'--capacity_epochs=3', '--kl_warmup_epochs=2', '--capacity_max=9']); "
+        f"train.FLAGS(['x', *{flags!r}]); "
         "print(json.dumps(train.config_from_flags().to_dict()))"
     )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
-    config = json.loads(result.stdout)
-    assert config["model"]["objective"] == "iwae" and config["model"]["num_samples"] == 7
-    assert config["model"]["capacity_max"] == 9 and config["model"]["capacity_gamma"] == 50
-    assert config["train"]["kl_warmup_epochs"] == 2 and config["train"]["capacity_epochs"] == 3
+    config = json.loads(result.stdout.strip().splitlines()[-1])
+    for section, fields in expected.items():
+        for key, value in fields.items():
+            assert config[section][key] == value, (section, key)
 
 
 def test_flagfile_is_read(tmp_path):
