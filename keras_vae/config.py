@@ -11,6 +11,7 @@ import os
 import re
 
 from keras_vae.errors import ConfigError
+from keras_vae.schedules import LEARNING_RATE_SCHEDULES
 
 LIKELIHOODS = ("bernoulli", "gaussian")
 GAUSSIAN_VARIANCES = ("fixed", "learned")
@@ -25,8 +26,6 @@ DISTRIBUTIONS = ("auto", "none", "mirrored", "multi_worker")
 # The training input pipelines of keras_vae/pipeline.py (listed here to validate
 # without importing TensorFlow).
 PIPELINES = ("batched", "per_example")
-# keras_vae/schedules.py defines them (it imports nothing either).
-LEARNING_RATE_SCHEDULES = ("constant", "burda")
 ACTIVATIONS = ("relu", "tanh", "elu", "gelu", "selu", "silu", "softplus", "sigmoid", "leaky_relu")
 
 # The tfds data sets that hold 28x28 grey-scale images with integer labels.
@@ -311,9 +310,9 @@ def validate_model(m: ModelConfig) -> None:
         )
 
 
-def validate_data(d: DataConfig) -> None:
-    """The values of `d`, and that its data folder exists (checked when a run starts)."""
-    validate_data_values(d)
+def check_data_folder(d: DataConfig) -> None:
+    """That the IDX folder `d` names exists: checked when a run starts, not when the
+    config is built (the folder may be made later)."""
     if dataset_kind(d.dataset) == "idx":
         folder = d.dataset[len(IDX_PREFIX) :]
         _require(os.path.isdir(folder), f"IDX data folder {folder} does not exist")
@@ -476,12 +475,9 @@ def cluster_task(environ) -> tuple[str, int, int]:
 
 
 def resolve(config: Config) -> Config:
-    """Validates `config` and replaces 'auto' values by what they stand for."""
-    validate_model(config.model)
-    validate_data(config.data)
-    validate_train(config.train)
-    validate_schedules(config.model, config.train)
-    validate_likelihood_and_data(config.model, config.data)
+    """Checks what a run needs beyond valid values (they were checked when `config` was
+    built): its data folder and model_dir. Replaces 'auto' values by what they stand for."""
+    check_data_folder(config.data)
     _require(bool(config.model_dir), "model_dir must name a directory")
     data = config.data
     if data.binarize == "auto":

@@ -333,9 +333,10 @@ def dataset_of_source(source: dict) -> str | None:
     return None
 
 
-def is_binary(images: np.ndarray) -> bool:
-    """Whether uint8 `images` hold only 0 and 255 (pixels of 0 and 1)."""
-    return bool(np.all((images == 0) | (images == 255)))
+def is_binary(images: np.ndarray, one: float = 255) -> bool:
+    """Whether `images` hold only pixels of 0 and 1: 0 and 255 for uint8 images, 0 and
+    1.0 for images already scaled (one=1)."""
+    return bool(np.all((images == 0) | (images == one)))
 
 
 def binarize(images: np.ndarray, seed: int) -> np.ndarray:

@@ -48,7 +48,7 @@ def resolve(c: EvalConfig) -> EvalConfig:
     # holds it, never into the SavedModel. Named by split and k, so reports of other
     # splits or k sit side by side.
     name = f"eval-{c.split}-k{k}" + (f"-n{c.max_examples}" if c.max_examples else "") + ".json"
-    base = c.model_dir or os.path.dirname(os.path.abspath(os.path.normpath(saved_model)))
+    base = c.model_dir or os.path.dirname(os.path.abspath(saved_model))
     output = c.output or os.path.join(base, name)
     # Checked now: the report is written after minutes of scoring.
     folder = os.path.dirname(os.path.abspath(output))

@@ -210,7 +210,7 @@ def evaluate_run(c: EvalConfig, print_fn=print, data=None) -> dict:
     report = evaluate_images(scorer, images, c.num_importance_samples, c.seed, progress=progress)
     binarized = source["binarize"] in ("static", "dynamic")
     likelihood = run_likelihood(c)
-    kind = nll_kind(likelihood, bool(np.all((images == 0) | (images == 1))))
+    kind = nll_kind(likelihood, data_lib.is_binary(images, one=1.0))
     report = {
         "split": c.split,
         **report,

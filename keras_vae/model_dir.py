@@ -201,7 +201,8 @@ def load_run_config(model_dir: str) -> tuple[config_lib.Config, dict]:
     Raises ModelDirError with one line if the file is missing, truncated or not a
     keras_vae config (a half-written or hand-edited run).
     """
-    return _load_record(os.path.join(model_dir, CONFIG))
+    path = os.path.join(model_dir, CONFIG)
+    return _parse_record(_read_record(path), path)
 
 
 def load_saved_model_record(saved_model: str) -> tuple[config_lib.Config, dict] | None:
@@ -213,23 +214,29 @@ def load_saved_model_record(saved_model: str) -> tuple[config_lib.Config, dict] 
     path = os.path.join(saved_model, SAVED_MODEL_RECORD)
     if not os.path.isfile(path):
         return None
-    try:
-        raw = read_json(path)
-    except (OSError, ValueError) as e:
-        raise ModelDirError(f"cannot read {path}: {e}") from None
+    raw = _read_record(path)
     if not isinstance(raw, dict) or not all(isinstance(raw.get(k), dict) for k in ("data", "train")):
         return None
-    return _load_record(path)
+    return _parse_record(raw, path)
 
 
-def _load_record(path: str) -> tuple[config_lib.Config, dict]:
+def _read_record(path: str):
     try:
-        raw = read_json(path)
-        return config_lib.Config.from_dict(raw), dict(raw.get("data_source") or {})
+        return read_json(path)
     except OSError as e:
         raise ModelDirError(f"cannot read {path}: {e.strerror}") from None
+    except ValueError as e:  # json's errors
+        raise ModelDirError(
+            f"{path} is not a readable keras_vae config ({type(e).__name__}: {e})"
+        ) from None
+
+
+def _parse_record(raw, path: str) -> tuple[config_lib.Config, dict]:
+    """(Config, data source) from a run record read from `path` (named in errors)."""
+    try:
+        return config_lib.Config.from_dict(raw), dict(raw.get("data_source") or {})
     except (ValueError, KeyError, TypeError, AttributeError) as e:
-        # json's errors are ValueErrors; a wrong or missing field is one of the others.
+        # A wrong or missing field, or a value a Config refuses.
         raise ModelDirError(
             f"{path} is not a readable keras_vae config ({type(e).__name__}: {e})"
         ) from None

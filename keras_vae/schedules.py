@@ -40,6 +40,7 @@ def first_settled_epoch(*schedule_epochs: int) -> int:
     return max((max(0, n) for n in schedule_epochs), default=0)
 
 
+# The names config.py validates against (this module imports nothing, as config must not).
 LEARNING_RATE_SCHEDULES = ("constant", "burda")
 # Burda et al. 2015, section 5: 3^i passes over the data at 1e-3 * 10^(-i/7), i = 0..7.
 BURDA_STAGES = 8
