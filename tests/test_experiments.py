@@ -188,3 +188,17 @@ def test_sweep_rejects_an_unknown_experiment(tmp_path):
     result = _run_script("sweep.py", "--experiment=beta,nope", f"--out={tmp_path}")
     assert result.returncode != 0
     assert "Traceback" not in result.stderr and "nope" in result.stderr
+
+
+def test_curve_table_prints_the_points_with_their_learning_rates(tmp_path):
+    curve = tmp_path / "nll_curve.json"
+    points = [
+        {"epoch": e, "nll": nll, "num_importance_samples": 10, "num_examples": 5, "seconds": 1.0}
+        for e, nll in ((1, 120.5), (4, 110.25), (5, 101.0))
+    ]
+    curve.write_text(json.dumps(points))
+    result = _run_script("curve_table.py", str(curve), "--learning_rate=1e-3", "--schedule=burda")
+    assert result.returncode == 0, result.stderr[-2000:]
+    rows = [line for line in result.stdout.splitlines() if line.startswith("| ")][1:]
+    # Epoch 1 is stage 0 (1e-3), epochs 2-4 stage 1, epoch 5 stage 2 of Burda's schedule.
+    assert rows == ["| 1 | 0.001 | 120.50 |", "| 4 | 0.00072 | 110.25 |", "| 5 | 0.000518 | 101.00 |"]
