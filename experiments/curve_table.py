@@ -4,7 +4,7 @@
         --learning_rate=1e-3 --schedule=burda
 
 Each row: the epoch (counted from 1), the learning rate that epoch trained at
-(keras_vae.schedules), and the importance-weighted test NLL of the point.
+(keras_vae.learning_rates), and the importance-weighted test NLL of the point.
 """
 
 import json
@@ -12,11 +12,11 @@ import sys
 
 from absl import app, flags
 
-from keras_vae import schedules
+from keras_vae import learning_rates
 
 flags.DEFINE_float("learning_rate", 1e-3, "The run's --learning_rate.")
 flags.DEFINE_enum(
-    "schedule", "constant", list(schedules.LEARNING_RATE_SCHEDULES), "The run's schedule."
+    "schedule", "constant", list(learning_rates.LEARNING_RATE_SCHEDULES), "The run's schedule."
 )
 FLAGS = flags.FLAGS
 
@@ -27,7 +27,7 @@ def table(points, learning_rate, schedule) -> str:
     header = f"test NLL (k = {', '.join(map(str, sorted(k)))}, {', '.join(f'{x:,}' for x in sorted(n))} images)"
     lines = [f"| epoch | learning rate | {header} |", "|---|---|---|"]
     for p in points:
-        rate = schedules.learning_rate_at(p["epoch"] - 1, learning_rate, schedule)
+        rate = learning_rates.learning_rate_at(p["epoch"] - 1, learning_rate, schedule)
         lines.append(f"| {p['epoch']} | {rate:.3g} | {p['nll']:.2f} |")
     return "\n".join(lines)
 

@@ -12,7 +12,7 @@ import tensorflow as tf
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from keras_vae import backup, figures, latent, model_dir, schedules
+from keras_vae import backup, figures, latent, learning_rates, model_dir, objectives
 from keras_vae.errors import TrainingError
 
 
@@ -99,7 +99,7 @@ class ProgressBar(keras.callbacks.Callback):
 class ObjectiveSchedule(keras.callbacks.Callback):
     """Sets the model's KL weight, capacity target and learning rate at the start of every epoch.
 
-    The values come from `keras_vae.schedules`, ramping up to the model's `beta` and
+    The values come from `keras_vae.objectives` and `keras_vae.learning_rates`, ramping up to the model's `beta` and
     `capacity_max`, and (with a learning-rate schedule) down from `learning_rate`. They
     live in non-trainable variables, which the compiled train step reads, so changing
     them does not retrace it.
@@ -122,12 +122,12 @@ class ObjectiveSchedule(keras.callbacks.Callback):
         model = self.model
         if self.learning_rate_schedule != "constant":
             model.optimizer.learning_rate.assign(
-                schedules.learning_rate_at(epoch, self.learning_rate, self.learning_rate_schedule)
+                learning_rates.learning_rate_at(epoch, self.learning_rate, self.learning_rate_schedule)
             )
-        model.kl_weight.assign(schedules.kl_weight_at(epoch, model.beta, self.kl_warmup_epochs))
+        model.kl_weight.assign(objectives.kl_weight_at(epoch, model.beta, self.kl_warmup_epochs))
         if model.capacity is not None:
             model.capacity.assign(
-                schedules.capacity_at(epoch, model.capacity_max, self.capacity_epochs)
+                objectives.capacity_at(epoch, model.capacity_max, self.capacity_epochs)
             )
 
 

@@ -11,7 +11,7 @@ import os
 import re
 
 from keras_vae.errors import ConfigError
-from keras_vae.schedules import LEARNING_RATE_SCHEDULES
+from keras_vae.learning_rates import LEARNING_RATE_SCHEDULES
 
 LIKELIHOODS = ("bernoulli", "gaussian")
 GAUSSIAN_VARIANCES = ("fixed", "learned")
@@ -92,7 +92,7 @@ class TrainConfig:
     batch_size: int = 128
     learning_rate: float = 1e-3
     # "constant", or "burda": 3^i epochs at learning_rate * 10^(-i/7), i = 0..7 (3,280
-    # epochs in all; Burda et al. 2015). See keras_vae/schedules.py.
+    # epochs in all; Burda et al. 2015). See keras_vae/learning_rates.py.
     learning_rate_schedule: str = "constant"
     # Adam's epsilon; Burda et al. 2015 use 1e-4 (Keras' default is 1e-7).
     adam_epsilon: float = 1e-7
@@ -108,7 +108,7 @@ class TrainConfig:
     # 1: a progress bar on a terminal (never in a redirected log); 0 or 2: none. One
     # summary line per epoch is printed either way.
     verbose: int = 1
-    # Linear ramps of the objective's weights, per epoch (see keras_vae/schedules.py):
+    # Linear ramps of the objective's weights, per epoch (see keras_vae/objectives.py):
     # beta from 0 over kl_warmup_epochs, the capacity target from 0 over capacity_epochs.
     kl_warmup_epochs: int = 0
     capacity_epochs: int = 0

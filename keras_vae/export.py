@@ -36,7 +36,7 @@ import os
 import keras
 import tensorflow as tf
 
-from keras_vae import handles, importance, model_dir
+from keras_vae import handles, model_dir
 
 
 def export_saved_model(model, path: str, record: dict | None = None) -> None:
@@ -141,7 +141,7 @@ def export_saved_model(model, path: str, record: dict | None = None) -> None:
         shape = tf.concat([tf.shape(z)[:2], [height, width]], axis=0)
         return {"images": tf.reshape(images, shape), "z": z}
 
-    # Not XLA-compiled as a whole: see keras_vae/importance.py for why this is faster.
+    # Not XLA-compiled as a whole: see VAE.seeded_log_weights for why this is faster.
     @tf.function(
         input_signature=[
             images_spec,
@@ -155,7 +155,7 @@ def export_saved_model(model, path: str, record: dict | None = None) -> None:
             num_samples, "num_samples", 1, tf.shape(images)[0] * pixels, "positive"
         )
         seed = tf.ensure_shape(seed, [2])
-        out = importance.log_weights(model, images, num_samples, seed)
+        out = model.seeded_log_weights(images, num_samples, seed)
         return {"log_weights": out["log_weights"], "log_likelihood": out["log_likelihood"]}
 
     log_weights.get_concrete_function()  # ExportArchive takes traced tf.functions.
@@ -183,9 +183,7 @@ def export_saved_model(model, path: str, record: dict | None = None) -> None:
         ],
     )
     archive.add_endpoint("log_weights", log_weights)
-    archive.add_endpoint(
-        "metadata", lambda: {"json": tf.constant(record_json)}, input_signature=[]
-    )
+    archive.add_endpoint("metadata", lambda: {"json": tf.constant(record_json)}, input_signature=[])
     archive.write_out(path, verbose=False)
     os.makedirs(os.path.join(path, model_dir.RUN_RECORD_FOLDER), exist_ok=True)
     model_dir.write_json(os.path.join(path, model_dir.SAVED_MODEL_RECORD), record)

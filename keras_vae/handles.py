@@ -49,19 +49,15 @@ class KerasHandle:
     """A keras_vae VAE held in memory.
 
     jit_compile=True compiles `log_weights` whole with XLA; the default graph is faster
-    on CPU (see keras_vae/importance.py), and the benchmark times both.
+    on CPU (see VAE.seeded_log_weights), and the benchmark times both.
     """
 
     def __init__(self, model, jit_compile=False):
-        from keras_vae import importance  # Keras-side maths; SavedModel users never need it.
-
         self.model = model
         self.latent_dims = int(model.latent_dims)
         self.image_shape = tuple(model.image_shape)
         self._log_weights = tf.function(
-            lambda images, num_samples, seed: importance.log_weights(
-                model, images, num_samples, seed
-            ),
+            model.seeded_log_weights,
             jit_compile=jit_compile,
         )
 

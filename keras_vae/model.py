@@ -17,7 +17,7 @@ import numpy as np
 import tensorflow as tf
 from keras import layers, ops
 
-from keras_vae import importance, losses
+from keras_vae import objectives
 
 PACKAGE = "keras_vae"
 
@@ -272,6 +272,8 @@ class VAE(keras.Model):
         self.capacity_max = float(capacity_max)
         self.capacity_gamma = float(capacity_gamma)
         self.pixels = math.prod(self.image_shape)
+        # The log-variance of every pixel of the fixed-variance Gaussian likelihood.
+        self.fixed_log_variance = 2.0 * math.log(self.gaussian_sigma)
 
         self.encoder = Encoder(self.latent_dims, self.hidden_units, activation, name="encoder")
         self.decoder = Decoder(
@@ -353,23 +355,52 @@ class VAE(keras.Model):
         """Latent codes -> pixel means E[x|z], images [B, H, W] in [0, 1]."""
         return self.pixel_means(self.decode(z))
 
-    def reconstruction_log_likelihood(self, x_flat, params):
-        """log p(x|z) per example, summed over pixels."""
-        if self.likelihood == "bernoulli":
-            return losses.bernoulli_log_likelihood(x_flat, params["logits"])
-        log_variance = params.get("log_variance", 2.0 * math.log(self.gaussian_sigma))
-        return losses.gaussian_log_likelihood(x_flat, params["mean"], log_variance)
+    def log_weights(self, images, noise, fused_likelihood=False):
+        """log p(x|z), log importance weights and q(z|x) for z = mean + std * noise.
 
-    def elbo_terms(self, images, noise=None):
-        """Per-example reconstruction (-log p(x|z)) and KL, in nats, with one sampled z each."""
+        Args:
+            images: [B, H, W] float32.
+            noise: [k, B, latent_dims] standard-normal draws, k samples per image.
+            fused_likelihood: compute log p(x|z) in its own XLA cluster; for inference
+                only (see keras_vae/export.py), training keeps the plain graph.
+
+        Returns {"log_weights": [k, B], "log_likelihood": [k, B], "mean": [B, L],
+        "log_variance": [B, L]}; the maths is keras_vae/objectives.py's.
+        """
         x = self._flatten(images)
         mean, log_variance = self.encoder(x)
-        z = self.sampling(mean, log_variance, noise=noise)
-        params = self.decoder(z)
+        z = self.sampling(mean, log_variance, noise=noise)  # [k, B, L]
+        samples, batch = ops.shape(noise)[0], ops.shape(noise)[1]
+        params = self.decoder(ops.reshape(z, (-1, self.latent_dims)))
+        params = {k: ops.reshape(v, (samples, batch, -1)) for k, v in params.items()}
+        likelihood = objectives.log_likelihood
+        if fused_likelihood:
+            likelihood = tf.function(likelihood, jit_compile=True)
+        # x broadcasts over the k samples: no copy of the images per sample.
+        log_likelihood = likelihood(x[None], params, self.fixed_log_variance)
         return {
-            "reconstruction": -self.reconstruction_log_likelihood(x, params),
-            "kl": losses.kl_to_standard_normal(mean, log_variance),
+            "log_weights": objectives.log_importance_weights(
+                log_likelihood, z, noise, log_variance
+            ),
+            "log_likelihood": log_likelihood,
+            "mean": mean,
+            "log_variance": log_variance,
         }
+
+    def seeded_log_weights(self, images, num_samples, seed):
+        """`log_weights` with k = num_samples draws of noise from `seed` (int64 [2]), statelessly.
+
+        What the evaluation and the SavedModel's log_weights signature run (the evaluate
+        command pushes 5e7 samples through the decoder). Call it from a plain (not
+        XLA-compiled) tf.function: its matmuls then run in TensorFlow's own kernels, on
+        every core, about 35% faster than XLA's CPU dot here, while the per-pixel
+        log-likelihood, the other large cost, is one XLA fusion: a single pass over the
+        [samples, pixels] decoder output instead of one per elementwise op.
+        `experiments/benchmark.py --part=eval` measures both against the matmul roofline.
+        """
+        shape = tf.stack([num_samples, tf.shape(images)[0], self.latent_dims])
+        noise = tf.random.stateless_normal(shape, seed=seed)
+        return self.log_weights(images, noise, fused_likelihood=True)
 
     def call(self, images, training=False):
         """Reconstructs images through a sampled z; returns pixel means [B, H, W]."""
@@ -386,61 +417,32 @@ class VAE(keras.Model):
         return ops.cast(u < images, images.dtype)
 
     def draw_noise(self, images):
-        """Standard-normal noise for `objective_terms`, from the Sampling layer's seed.
-
-        [k, B, latent_dims] with k = num_samples, or [B, latent_dims] for the one-sample
-        ELBO, whose graph is the original one (the Sampling layer's draw).
-        """
-        shape = (ops.shape(images)[0], self.latent_dims)
-        if self._multi_sample:
-            shape = (self.num_samples, *shape)
+        """Standard-normal noise [k, B, latent_dims], k = num_samples, from the Sampling
+        layer's seed (independent per replica under a strategy)."""
+        shape = (self.num_samples, ops.shape(images)[0], self.latent_dims)
         return standard_normal(shape, images.dtype, self.sampling.seed_generator)
 
-    @property
-    def _multi_sample(self):
-        # The one-sample ELBO keeps its original graph, so its numbers do not change.
-        return self.objective == "iwae" or self.num_samples > 1
-
     def objective_terms(self, images, noise=None):
-        """Per-example terms of the training objective, in nats, each [B].
-
-        "objective" is what training minimises (its batch mean is the loss):
-          elbo:     reconstruction + kl_weight * kl, where "reconstruction" is -log p(x|z)
-                    averaged over the k = num_samples draws of z and "kl" is the closed-form
-                    KL. In expectation this is the average of -log w over the k draws, with
-                    log w = log p(x|z) + log p(z) - log q(z|x); the KL's share is exact.
-          capacity: reconstruction + capacity_gamma * |kl - C|, per example as in Burgess
-                    et al. 2018, eq. 8 (some implementations use the batch-mean KL instead).
-          iwae:     -"iwae", the importance-weighted bound log (1/k) sum_i w_i (Burda et al.
-                    2015), estimated from the same log w_i; k = 1 gives the one-sample
-                    ELBO with a sampled rather than closed-form KL.
-        "reconstruction", "kl" and "elbo" = -(reconstruction + kl) are reported for every
-        objective, so runs with different objectives compare.
+        """Per-example terms of the training objective, in nats, each [B]: see
+        `objectives.objective_terms`, whose "objective" is what training minimises.
 
         `noise` (default `draw_noise(images)`) fixes the draws of z, so tests and
-        evaluations can share them: [B, L] for the one-sample ELBO, else [k, B, L].
+        evaluations can share them: [k, B, L], or [B, L] for one draw.
         """
-        if self._multi_sample:
-            if noise is None:
-                noise = self.draw_noise(images)
-            weights = importance.log_weights_from_noise(self, images, noise)
-            terms = {
-                "reconstruction": -ops.mean(weights["log_likelihood"], axis=0),
-                "kl": losses.kl_to_standard_normal(weights["mean"], weights["log_variance"]),
-            }
-            if self.objective == "iwae":
-                terms["iwae"] = losses.importance_weighted_bound(weights["log_weights"], axis=0)
-        else:
-            terms = self.elbo_terms(images, noise=noise)
-        if self.objective == "iwae":
-            objective = -terms["iwae"]
-        elif self.capacity is not None:
-            objective = terms["reconstruction"] + self.capacity_gamma * ops.abs(
-                terms["kl"] - self.capacity
-            )
-        else:
-            objective = terms["reconstruction"] + self.kl_weight * terms["kl"]
-        return {**terms, "objective": objective, "elbo": -(terms["reconstruction"] + terms["kl"])}
+        if noise is None:
+            noise = self.draw_noise(images)
+        elif len(noise.shape) == 2:
+            noise = noise[None]
+        weights = self.log_weights(images, noise)
+        return objectives.objective_terms(
+            self.objective,
+            weights["log_likelihood"],
+            weights["log_weights"],
+            objectives.kl_to_standard_normal(weights["mean"], weights["log_variance"]),
+            kl_weight=self.kl_weight,
+            capacity=self.capacity,
+            capacity_gamma=self.capacity_gamma,
+        )
 
     def _record(self, terms):
         self.loss_tracker.update_state(terms["objective"])

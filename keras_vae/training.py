@@ -26,10 +26,10 @@ from keras_vae import (
     figures,
     inference,
     model_dir,
+    objectives,
     optimizers,
     pipeline,
     projector,
-    schedules,
 )
 from keras_vae import callbacks as callbacks_lib
 from keras_vae import config as config_lib
@@ -247,8 +247,10 @@ def _curve_callbacks(train: config_lib.TrainConfig, splits, path: str) -> list:
 def _warn_if_not_a_likelihood(config: config_lib.Config, splits: data_lib.DataSplits) -> None:
     # A user may mean it (many tutorials train so), so a warning rather than a refusal.
     m, d = config.model, config.data
-    if m.likelihood == "bernoulli" and d.binarize == "none" and not data_lib.is_binary(
-        splits.train_images
+    if (
+        m.likelihood == "bernoulli"
+        and d.binarize == "none"
+        and not data_lib.is_binary(splits.train_images)
     ):
         warnings.warn(
             "likelihood=bernoulli with binarize=none on grey pixels: the "
@@ -324,7 +326,7 @@ def _train_and_evaluate(config, splits, strategy, path, chief, extra_callbacks) 
     )
     checkpoints = callbacks_lib.Checkpoints(
         os.path.join(path, model_dir.CHECKPOINTS),
-        settled_epoch=schedules.first_settled_epoch(train.kl_warmup_epochs, train.capacity_epochs),
+        settled_epoch=objectives.first_settled_epoch(train.kl_warmup_epochs, train.capacity_epochs),
         best=float("inf") if carried.get("best") is None else carried["best"],
     )
     logs = os.path.join(path, model_dir.LOGS)
@@ -406,7 +408,8 @@ def _train_and_evaluate(config, splits, strategy, path, chief, extra_callbacks) 
     if not chief:
         return metrics
     model_dir.replace_tree(
-        lambda tmp: export.export_saved_model(model, tmp, record), os.path.join(path, model_dir.SAVED_MODEL)
+        lambda tmp: export.export_saved_model(model, tmp, record),
+        os.path.join(path, model_dir.SAVED_MODEL),
     )
     write_figures(model, splits, os.path.join(path, model_dir.FIGURES), train.seed)
     projected = splits.test_images[:NUM_PROJECTOR_POINTS].astype(np.float32) / 255.0

@@ -13,7 +13,7 @@ from keras import ops
 
 from conftest import _write_synthetic_folder
 
-from keras_vae import evaluation, handles, importance, latent
+from keras_vae import evaluation, handles, latent
 from keras_vae.model import VAE
 
 
@@ -61,7 +61,7 @@ def test_log_weights_match_numpy():
     model = _tiny_model()
     images = _binary_images(3)
     noise = np.random.default_rng(2).standard_normal((5, 3, 2)).astype(np.float32)
-    out = importance.log_weights_from_noise(model, images, noise)
+    out = model.log_weights(images, noise)
     mean, log_variance = (ops.convert_to_numpy(t).astype(np.float64) for t in model.encode(images))
     for b in range(3):
         z = mean[b] + np.exp(0.5 * log_variance[b]) * noise[:, b].astype(np.float64)
@@ -140,8 +140,8 @@ def test_fused_likelihood_matches_the_plain_graph():
     noise = ops.convert_to_tensor(
         np.random.default_rng(2).standard_normal((5, 3, 2)).astype(np.float32)
     )
-    plain = importance.log_weights_from_noise(model, images, noise)
-    fused = importance.log_weights_from_noise(model, images, noise, fused_likelihood=True)
+    plain = model.log_weights(images, noise)
+    fused = model.log_weights(images, noise, fused_likelihood=True)
     for key in ("log_weights", "log_likelihood"):
         np.testing.assert_allclose(fused[key], plain[key], rtol=1e-5, atol=1e-4)
 

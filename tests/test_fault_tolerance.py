@@ -129,7 +129,7 @@ def test_log_variance_stays_in_a_safe_range():
         head.bias.assign(np.full(2, bias, np.float32))
         _, log_variance = model.encode(images)
         assert np.all(np.abs(np.asarray(log_variance)) == Encoder.LOG_VARIANCE_LIMIT)
-        terms = model.elbo_terms(images)
+        terms = model.objective_terms(images)
         assert np.all(np.isfinite(np.asarray(terms["kl"])))
         assert np.all(np.isfinite(np.asarray(terms["reconstruction"])))
 

@@ -19,11 +19,11 @@ def _dense(x, layer, activation=None):
     return np.maximum(y, 0) if activation == "relu" else y
 
 
-def test_elbo_terms_match_a_numpy_forward_pass():
+def test_the_elbos_terms_match_a_numpy_forward_pass():
     model = VAE(latent_dims=3, hidden_units=(8,), activation="relu", seed=0)
     x = _images(5)
     noise = np.random.default_rng(1).standard_normal((5, 3)).astype(np.float32)
-    terms = model.elbo_terms(x, noise=noise)
+    terms = model.objective_terms(x, noise=noise)
 
     flat = x.reshape(5, -1).astype(np.float64)
     h = _dense(flat, model.encoder.hidden[0], "relu")

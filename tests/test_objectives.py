@@ -1,7 +1,7 @@
 """Training objectives: the k-sample ELBO, the IWAE bound and the capacity objective.
 
 The objectives are computed through `VAE.objective_terms` with injected noise and
-checked against the log weights of `keras_vae.importance` and numpy.
+checked against the log weights of `VAE.log_weights` and numpy.
 """
 
 import keras
@@ -10,7 +10,6 @@ import pytest
 from conftest import synthetic_digits
 from keras import ops
 
-from keras_vae import importance
 from keras_vae.model import VAE
 
 LATENT = 3
@@ -45,7 +44,7 @@ def _np(terms):
 
 
 def _log_weights(model, x, noise):
-    return _np(importance.log_weights_from_noise(model, x, noise))
+    return _np(model.log_weights(x, noise))
 
 
 def test_iwae_with_one_sample_is_the_one_sample_elbo_on_the_same_noise():

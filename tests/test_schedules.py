@@ -10,7 +10,7 @@ import tensorflow as tf
 from conftest import _write_synthetic_folder, synthetic_digits, tiny_config
 from tensorboard.backend.event_processing import event_accumulator
 
-from keras_vae import callbacks, schedules, training
+from keras_vae import callbacks, learning_rates, objectives, training
 from keras_vae.model import VAE
 
 
@@ -20,28 +20,28 @@ def _bits(n=64):
 
 def test_kl_weight_ramps_from_zero_to_beta_over_the_warmup_epochs():
     # beta_e = beta * min(1, e / N): epoch 0 trains without the KL, epoch N is the first at beta.
-    assert [schedules.kl_weight_at(e, 2.0, 4) for e in range(6)] == [0.0, 0.5, 1.0, 1.5, 2.0, 2.0]
+    assert [objectives.kl_weight_at(e, 2.0, 4) for e in range(6)] == [0.0, 0.5, 1.0, 1.5, 2.0, 2.0]
 
 
 def test_no_warmup_is_beta_from_the_start():
-    assert [schedules.kl_weight_at(e, 0.7, 0) for e in range(3)] == [0.7, 0.7, 0.7]
+    assert [objectives.kl_weight_at(e, 0.7, 0) for e in range(3)] == [0.7, 0.7, 0.7]
 
 
 def test_capacity_ramps_from_zero_to_its_maximum():
-    assert [schedules.capacity_at(e, 25.0, 5) for e in range(7)] == [0, 5, 10, 15, 20, 25, 25]
-    assert schedules.capacity_at(0, 25.0, 0) == 25.0
+    assert [objectives.capacity_at(e, 25.0, 5) for e in range(7)] == [0, 5, 10, 15, 20, 25, 25]
+    assert objectives.capacity_at(0, 25.0, 0) == 25.0
 
 
 def test_first_settled_epoch():
-    assert schedules.first_settled_epoch() == 0
-    assert schedules.first_settled_epoch(0, 0) == 0
-    assert schedules.first_settled_epoch(4, 0) == 4
-    assert schedules.first_settled_epoch(3, 7) == 7
+    assert objectives.first_settled_epoch() == 0
+    assert objectives.first_settled_epoch(0, 0) == 0
+    assert objectives.first_settled_epoch(4, 0) == 4
+    assert objectives.first_settled_epoch(3, 7) == 7
 
 
 def test_negative_epoch_is_an_error():
     with pytest.raises(ValueError, match="epoch"):
-        schedules.kl_weight_at(-1, 1.0, 4)
+        objectives.kl_weight_at(-1, 1.0, 4)
 
 
 def test_warmup_in_a_fit_raises_beta_once_per_epoch():
@@ -134,15 +134,15 @@ def test_training_run_logs_the_schedule_and_records_it(tmp_path):
 
 
 def test_burda_schedule_is_3_to_the_i_epochs_at_ten_to_the_minus_i_over_7():
-    assert schedules.burda_epochs() == 3280
+    assert learning_rates.burda_epochs() == 3280
     expected, epoch = [], 0
     for i in range(8):
         expected += [1e-3 * 10 ** (-i / 7)] * 3**i
         epoch += 3**i
-    got = [schedules.learning_rate_at(e, 1e-3, "burda") for e in range(3280)]
+    got = [learning_rates.learning_rate_at(e, 1e-3, "burda") for e in range(3280)]
     np.testing.assert_allclose(got, expected, rtol=1e-12)
-    assert schedules.learning_rate_at(5000, 1e-3, "burda") == pytest.approx(1e-4)
-    assert schedules.learning_rate_at(17, 3e-4, "constant") == 3e-4
+    assert learning_rates.learning_rate_at(5000, 1e-3, "burda") == pytest.approx(1e-4)
+    assert learning_rates.learning_rate_at(17, 3e-4, "constant") == 3e-4
 
 
 def test_the_training_callback_sets_the_scheduled_learning_rate(tmp_path):
@@ -159,7 +159,7 @@ def test_the_training_callback_sets_the_scheduled_learning_rate(tmp_path):
     )
     training.train_and_evaluate(config, callbacks=(Record(),))
     np.testing.assert_allclose(
-        seen, [schedules.learning_rate_at(e, 1e-3, "burda") for e in range(5)], rtol=1e-6
+        seen, [learning_rates.learning_rate_at(e, 1e-3, "burda") for e in range(5)], rtol=1e-6
     )
     curve = json.loads((tmp_path / "run" / "nll_curve.json").read_text())
     assert [p["epoch"] for p in curve] == [2, 4, 5]

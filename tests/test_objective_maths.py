@@ -1,4 +1,4 @@
-"""Tests of keras_vae.losses against independent float64 numpy implementations."""
+"""The pure functions of keras_vae.objectives against independent float64 numpy implementations."""
 
 import math
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from keras import ops
 
-from keras_vae import losses
+from keras_vae import objectives
 
 RTOL = 1e-5
 
@@ -49,7 +49,7 @@ def test_bernoulli_matches_numpy_on_binary_targets():
     rng = _rng(1)
     x = (rng.random((6, 50)) < 0.5).astype(np.float32)
     logits = rng.normal(0.0, 3.0, (6, 50)).astype(np.float32)
-    got = _np(losses.bernoulli_log_likelihood(x, logits))
+    got = _np(objectives.bernoulli_log_likelihood(x, logits))
     np.testing.assert_allclose(got, _ref_bernoulli(x, logits), rtol=RTOL)
 
 
@@ -57,7 +57,7 @@ def test_bernoulli_matches_numpy_on_grey_targets():
     rng = _rng(2)
     x = rng.random((5, 40)).astype(np.float32)
     logits = rng.normal(0.0, 2.0, (5, 40)).astype(np.float32)
-    got = _np(losses.bernoulli_log_likelihood(x, logits))
+    got = _np(objectives.bernoulli_log_likelihood(x, logits))
     np.testing.assert_allclose(got, _ref_bernoulli(x, logits), rtol=RTOL)
 
 
@@ -65,14 +65,14 @@ def test_bernoulli_sums_over_last_axis_only():
     rng = _rng(3)
     x = (rng.random((2, 3, 7)) < 0.5).astype(np.float32)
     logits = rng.normal(size=(2, 3, 7)).astype(np.float32)
-    got = _np(losses.bernoulli_log_likelihood(x, logits))
+    got = _np(objectives.bernoulli_log_likelihood(x, logits))
     assert got.shape == (2, 3)
     np.testing.assert_allclose(got, _ref_bernoulli(x, logits), rtol=RTOL)
 
 
 def test_bernoulli_zero_logits_give_log_half_per_pixel():
     x = np.array([[0.0, 1.0, 1.0, 0.0]], dtype=np.float32)
-    got = _np(losses.bernoulli_log_likelihood(x, np.zeros_like(x)))
+    got = _np(objectives.bernoulli_log_likelihood(x, np.zeros_like(x)))
     np.testing.assert_allclose(got, [4 * math.log(0.5)], rtol=RTOL)
 
 
@@ -92,7 +92,7 @@ def test_bernoulli_zero_logits_give_log_half_per_pixel():
 )
 def test_bernoulli_is_stable_for_huge_logits(x, logit, expected):
     got = _np(
-        losses.bernoulli_log_likelihood(
+        objectives.bernoulli_log_likelihood(
             np.array([[x]], dtype=np.float32), np.array([[logit]], dtype=np.float32)
         )
     )
@@ -104,7 +104,7 @@ def test_bernoulli_is_never_positive():
     rng = _rng(4)
     x = (rng.random((8, 30)) < 0.5).astype(np.float32)
     logits = rng.normal(0.0, 50.0, (8, 30)).astype(np.float32)
-    got = _np(losses.bernoulli_log_likelihood(x, logits))
+    got = _np(objectives.bernoulli_log_likelihood(x, logits))
     assert np.all(np.isfinite(got))
     assert np.all(got <= 0.0)
 
@@ -117,7 +117,7 @@ def test_gaussian_with_array_log_variance_matches_numpy():
     x = rng.normal(size=(4, 30)).astype(np.float32)
     mean = rng.normal(size=(4, 30)).astype(np.float32)
     log_variance = rng.normal(0.0, 0.5, (4, 30)).astype(np.float32)
-    got = _np(losses.gaussian_log_likelihood(x, mean, log_variance))
+    got = _np(objectives.gaussian_log_likelihood(x, mean, log_variance))
     np.testing.assert_allclose(got, _ref_gaussian(x, mean, log_variance), rtol=RTOL)
 
 
@@ -127,7 +127,7 @@ def test_gaussian_with_python_float_is_the_fixed_sigma_case(sigma):
     dims = 25
     x = rng.random((3, dims)).astype(np.float32)
     mean = rng.random((3, dims)).astype(np.float32)
-    got = _np(losses.gaussian_log_likelihood(x, mean, 2.0 * math.log(sigma)))
+    got = _np(objectives.gaussian_log_likelihood(x, mean, 2.0 * math.log(sigma)))
     squared = np.sum((x.astype(np.float64) - mean) ** 2, axis=-1)
     expected = -0.5 * squared / sigma**2 - dims * math.log(sigma * math.sqrt(2.0 * math.pi))
     assert got.shape == (3,)
@@ -138,16 +138,16 @@ def test_gaussian_python_float_equals_broadcast_array():
     rng = _rng(7)
     x = rng.normal(size=(2, 10)).astype(np.float32)
     mean = rng.normal(size=(2, 10)).astype(np.float32)
-    from_float = _np(losses.gaussian_log_likelihood(x, mean, -1.3))
+    from_float = _np(objectives.gaussian_log_likelihood(x, mean, -1.3))
     from_array = _np(
-        losses.gaussian_log_likelihood(x, mean, np.full((2, 10), -1.3, dtype=np.float32))
+        objectives.gaussian_log_likelihood(x, mean, np.full((2, 10), -1.3, dtype=np.float32))
     )
     np.testing.assert_allclose(from_float, from_array, rtol=RTOL)
 
 
 def test_gaussian_peak_value_at_the_mean():
     mean = np.zeros((1, 4), dtype=np.float32)
-    got = _np(losses.gaussian_log_likelihood(mean, mean, 0.0))
+    got = _np(objectives.gaussian_log_likelihood(mean, mean, 0.0))
     np.testing.assert_allclose(got, [-2.0 * math.log(2.0 * math.pi)], rtol=RTOL)
 
 
@@ -158,7 +158,7 @@ def test_kl_matches_numpy_closed_form():
     rng = _rng(8)
     mean = rng.normal(size=(6, 5)).astype(np.float32)
     log_variance = rng.normal(0.0, 1.0, (6, 5)).astype(np.float32)
-    got = _np(losses.kl_to_standard_normal(mean, log_variance))
+    got = _np(objectives.kl_to_standard_normal(mean, log_variance))
     assert got.shape == (6,)
     np.testing.assert_allclose(got, _ref_kl(mean, log_variance), rtol=RTOL, atol=1e-6)
 
@@ -167,7 +167,7 @@ def test_kl_matches_monte_carlo_estimate():
     rng = _rng(9)
     mean = np.array([[0.5, -1.0, 2.0], [0.0, 0.3, -0.7]], dtype=np.float32)
     log_variance = np.array([[-1.0, 0.5, 0.0], [1.2, -2.0, 0.3]], dtype=np.float32)
-    got = _np(losses.kl_to_standard_normal(mean, log_variance))
+    got = _np(objectives.kl_to_standard_normal(mean, log_variance))
     num_samples = 200_000
     for i in range(len(mean)):
         m = mean[i].astype(np.float64)
@@ -181,7 +181,7 @@ def test_kl_matches_monte_carlo_estimate():
 
 def test_kl_is_zero_for_the_standard_normal():
     zeros = np.zeros((3, 4), dtype=np.float32)
-    got = _np(losses.kl_to_standard_normal(zeros, zeros))
+    got = _np(objectives.kl_to_standard_normal(zeros, zeros))
     np.testing.assert_allclose(got, np.zeros(3), atol=1e-7)
 
 
@@ -189,14 +189,14 @@ def test_kl_is_non_negative_and_positive_away_from_prior():
     rng = _rng(10)
     mean = rng.normal(0.0, 2.0, (50, 8)).astype(np.float32)
     log_variance = rng.normal(0.0, 2.0, (50, 8)).astype(np.float32)
-    got = _np(losses.kl_to_standard_normal(mean, log_variance))
+    got = _np(objectives.kl_to_standard_normal(mean, log_variance))
     assert np.all(got >= 0.0)
     assert np.all(got > 0.0)  # Random means are never all exactly zero.
 
 
 def test_kl_of_shifted_unit_gaussian_is_half_squared_norm():
     mean = np.array([[3.0, -4.0]], dtype=np.float32)
-    got = _np(losses.kl_to_standard_normal(mean, np.zeros_like(mean)))
+    got = _np(objectives.kl_to_standard_normal(mean, np.zeros_like(mean)))
     np.testing.assert_allclose(got, [12.5], rtol=RTOL)
 
 
@@ -206,7 +206,7 @@ def test_kl_of_shifted_unit_gaussian_is_half_squared_norm():
 def test_standard_normal_log_density_matches_numpy():
     rng = _rng(11)
     z = rng.normal(0.0, 2.0, (7, 6)).astype(np.float32)
-    got = _np(losses.standard_normal_log_density(z))
+    got = _np(objectives.standard_normal_log_density(z))
     z64 = z.astype(np.float64)
     expected = np.sum(-0.5 * np.log(2 * np.pi) - 0.5 * z64**2, axis=-1)
     assert got.shape == (7,)
@@ -214,7 +214,7 @@ def test_standard_normal_log_density_matches_numpy():
 
 
 def test_standard_normal_log_density_at_origin():
-    got = _np(losses.standard_normal_log_density(np.zeros((1, 3), dtype=np.float32)))
+    got = _np(objectives.standard_normal_log_density(np.zeros((1, 3), dtype=np.float32)))
     np.testing.assert_allclose(got, [-1.5 * math.log(2 * math.pi)], rtol=RTOL)
 
 
@@ -222,7 +222,7 @@ def test_standard_normal_log_density_equals_gaussian_with_unit_variance():
     rng = _rng(12)
     z = rng.normal(size=(4, 5)).astype(np.float32)
     np.testing.assert_allclose(
-        _np(losses.standard_normal_log_density(z)),
-        _np(losses.gaussian_log_likelihood(z, np.zeros_like(z), 0.0)),
+        _np(objectives.standard_normal_log_density(z)),
+        _np(objectives.gaussian_log_likelihood(z, np.zeros_like(z), 0.0)),
         rtol=RTOL,
     )

@@ -1,0 +1,190 @@
+"""The maths of a VAE's objectives, as pure functions of tensors: start here to read "the ELBO".
+
+Every value is per example, in nats: log-likelihoods and KL divergences are summed
+over pixels or latent dimensions, never averaged, so the numbers compare with the
+literature (about -87 nats per binarized MNIST digit for Kingma & Welling's VAE).
+Averaging over the batch is the caller's job.
+
+One noise layout serves every objective: z = mean + exp(log_variance / 2) * noise with
+noise [k, batch, latent] for every k >= 1, so log p(x|z) and the log importance weights
+
+    log w_i = log p(x|z_i) + log p(z_i) - log q(z_i|x),   z_i ~ q(z|x),  i = 1..k
+
+are [k, batch]. From them (`objective_terms`):
+
+    elbo:      -E_q[log p(x|z)] + beta * KL(q(z|x) || N(0, I)), the reconstruction
+               averaged over the k draws and the KL in closed form (Kingma & Welling 2013);
+    capacity:  -E_q[log p(x|z)] + gamma * |KL - C| (Burgess et al. 2018, eq. 8);
+    iwae:      -log (1/k) sum_i w_i, the importance-weighted bound (Burda et al. 2015),
+               which the evaluation also uses, with k = 5000, to estimate -log p(x).
+
+The schedules of the objective's weights (KL warm-up, the capacity target) are at
+the end: pure functions of the epoch, so tests and the training callback agree.
+"""
+
+import math
+
+from keras import ops
+
+LOG_2PI = math.log(2.0 * math.pi)
+OBJECTIVES = ("elbo", "iwae")
+
+
+# --- log p(x|z): the decoder's parameters against the pixels, summed over the last axis.
+
+
+def bernoulli_log_likelihood(x, logits):
+    """log p(x | logits) for a factorised Bernoulli, summed over the last axis.
+
+    log p = x * l - log(1 + e^l) = -binary_cross_entropy_with_logits; softplus keeps
+    it finite for logits of any size, where log(sigmoid(l)) would underflow.
+    """
+    return ops.sum(x * logits - ops.softplus(logits), axis=-1)
+
+
+def gaussian_log_likelihood(x, mean, log_variance):
+    """log N(x; mean, exp(log_variance)) for a diagonal Gaussian, summed over the last axis.
+
+    `log_variance` broadcasts, so a Python float gives the fixed-variance (squared
+    error) case: -0.5 * sum((x - mean)^2 / sigma^2) minus a constant.
+    """
+    log_variance = ops.convert_to_tensor(log_variance, dtype=mean.dtype)
+    squared_error = ops.square(x - mean)
+    return -0.5 * ops.sum(LOG_2PI + log_variance + squared_error * ops.exp(-log_variance), axis=-1)
+
+
+def log_likelihood(x, params, fixed_log_variance=0.0):
+    """log p(x|z) for the decoder's parameters `params` (see keras_vae.layers.Decoder).
+
+    {"logits"}: Bernoulli; {"mean", "log_variance"}: Gaussian with learned variance;
+    {"mean"}: Gaussian whose log-variance is `fixed_log_variance` for every pixel.
+    """
+    if "logits" in params:
+        return bernoulli_log_likelihood(x, params["logits"])
+    log_variance = params.get("log_variance", fixed_log_variance)
+    return gaussian_log_likelihood(x, params["mean"], log_variance)
+
+
+# --- The latent terms, summed over the last axis.
+
+
+def kl_to_standard_normal(mean, log_variance):
+    """KL(N(mean, exp(log_variance)) || N(0, I)) in closed form."""
+    return -0.5 * ops.sum(1.0 + log_variance - ops.square(mean) - ops.exp(log_variance), axis=-1)
+
+
+def standard_normal_log_density(z):
+    """log N(z; 0, I)."""
+    return -0.5 * ops.sum(LOG_2PI + ops.square(z), axis=-1)
+
+
+def posterior_log_density(noise, log_variance):
+    """log q(z|x) of z = mean + exp(log_variance / 2) * noise, from the noise itself:
+    (z - mean)^2 / variance = noise^2, which is exact where z - mean would round."""
+    return -0.5 * ops.sum(LOG_2PI + log_variance + ops.square(noise), axis=-1)
+
+
+def log_importance_weights(log_likelihood_of_x, z, noise, log_variance):
+    """log w = log p(x|z) + log p(z) - log q(z|x); [k, batch] from z and noise [k, batch, L]."""
+    return (
+        log_likelihood_of_x
+        + standard_normal_log_density(z)
+        - posterior_log_density(noise, log_variance)
+    )
+
+
+def importance_weighted_bound(log_weights, axis=0):
+    """log (1/k) sum_i exp(log_weights_i) over `axis` (Burda et al. 2015, eq. 8).
+
+    k = 1 gives the ELBO (with a sampled KL), and it rises towards log p(x) as k grows.
+    logsumexp keeps it exact when the weights are e^-100 and smaller.
+    """
+    k = ops.cast(ops.shape(log_weights)[axis], log_weights.dtype)
+    return ops.logsumexp(log_weights, axis=axis) - ops.log(k)
+
+
+# --- The objectives, minimised; each [batch].
+
+
+def elbo_objective(reconstruction, kl, kl_weight=1.0):
+    """reconstruction + kl_weight * KL: the negative ELBO at kl_weight = 1 (beta-VAE otherwise)."""
+    return reconstruction + kl_weight * kl
+
+
+def capacity_objective(reconstruction, kl, capacity, gamma):
+    """reconstruction + gamma * |KL - C|, per example as in Burgess et al. 2018, eq. 8
+    (some implementations use the batch-mean KL instead)."""
+    return reconstruction + gamma * ops.abs(kl - capacity)
+
+
+def iwae_objective(log_weights):
+    """Minus the importance-weighted bound over the k draws of axis 0."""
+    return -importance_weighted_bound(log_weights, axis=0)
+
+
+def objective_terms(
+    objective,
+    log_likelihoods,
+    log_weights,
+    kl,
+    kl_weight=1.0,
+    capacity=None,
+    capacity_gamma=1000.0,
+):
+    """The per-example terms of `objective` ("elbo" or "iwae"), each [batch].
+
+    Args:
+        log_likelihoods, log_weights: log p(x|z_i) and log w_i, [k, batch].
+        kl: the closed-form KL, [batch].
+        kl_weight: beta of the ELBO (a schedule may change it).
+        capacity: when not None, the ELBO becomes the capacity objective with target C.
+
+    Returns a dict: "objective" (what training minimises); "reconstruction" (-log p(x|z)
+    averaged over the draws), "kl" and "elbo" = -(reconstruction + kl) for every
+    objective, so runs with different objectives compare; and "iwae" (the bound) for iwae.
+    """
+    reconstruction = -ops.mean(log_likelihoods, axis=0)
+    terms = {"reconstruction": reconstruction, "kl": kl, "elbo": -(reconstruction + kl)}
+    if objective == "iwae":
+        terms["iwae"] = importance_weighted_bound(log_weights, axis=0)
+        terms["objective"] = -terms["iwae"]
+    elif capacity is not None:
+        terms["objective"] = capacity_objective(reconstruction, kl, capacity, capacity_gamma)
+    else:
+        terms["objective"] = elbo_objective(reconstruction, kl, kl_weight)
+    return terms
+
+
+# --- Schedules of the objective's weights: linear ramps over epochs (from 0) that start
+# at 0 and hold their final value from epoch N on, value_e = final * min(1, e / N), with
+# N = 0 meaning the final value from the start. So epochs 0 .. N-1 run below it.
+
+
+def _ramp(epoch: int, final: float, epochs: int) -> float:
+    if epoch < 0:
+        raise ValueError(f"epoch must be >= 0, got {epoch}")
+    if epochs <= 0:
+        return float(final)
+    return float(final) * min(1.0, epoch / epochs)
+
+
+def kl_weight_at(epoch: int, beta: float, warmup_epochs: int) -> float:
+    """The KL weight in `epoch`: beta * min(1, epoch / warmup_epochs) (Sønderby et al. 2016).
+
+    E.g. beta = 2, warmup_epochs = 4 gives 0, 0.5, 1, 1.5, 2, 2, ... for epochs 0, 1, 2, ...
+    """
+    return _ramp(epoch, beta, warmup_epochs)
+
+
+def capacity_at(epoch: int, capacity_max: float, capacity_epochs: int) -> float:
+    """The KL target C in nats in `epoch`: capacity_max * min(1, epoch / capacity_epochs).
+
+    Burgess et al. 2018 raise C linearly from 0 so the KL, and with it the information
+    in z, is let in gradually.
+    """
+    return _ramp(epoch, capacity_max, capacity_epochs)
+
+
+def first_settled_epoch(*schedule_epochs: int) -> int:
+    """The first epoch in which every schedule has reached its final value."""
+    return max((max(0, n) for n in schedule_epochs), default=0)
