@@ -1,5 +1,11 @@
-"""What the `python -m keras_vae.*` entry points share: one-line errors and quiet start-up."""
+"""What the `python -m keras_vae.*` entry points share: flags generated from the configs,
+one-line errors and a quiet start-up.
 
+With the entry modules, this is the only module that imports absl: the library
+itself takes configs, not flags.
+"""
+
+import dataclasses
 import importlib
 import os
 import re
@@ -9,7 +15,67 @@ import warnings
 
 from absl import flags, logging
 
+from keras_vae import options
 from keras_vae.errors import Interrupted, KerasVAEError, first_line
+
+
+def _nested(field) -> bool:
+    return isinstance(field.type, type) and dataclasses.is_dataclass(field.type)
+
+
+def define_flags(config_class, module: str) -> None:
+    """One absl flag per declared field of `config_class` and of the configs it nests.
+
+    The flags keep the fields' flat names (--latent_dims, not --model.latent_dims): the
+    commands' flags predate the config groups. Types follow the annotations: bool,
+    int, float, str (an enum where the field lists choices), and comma-separated lists
+    for tuple fields. `module` is the entry module's __name__, under which --help lists
+    them.
+    """
+    # absl files the flags of the program it runs (`python -m`) under the script's path.
+    module_name = sys.argv[0] if module == "__main__" else module
+    for field in dataclasses.fields(config_class):
+        if _nested(field):
+            define_flags(field.type, module)
+            continue
+        if not field.metadata.get("flag"):
+            continue
+        name, default, meta = field.name, field.default, field.metadata
+        kind, _ = options.scalar_type(field.type)
+        if meta["choices"]:
+            flags.DEFINE_enum(
+                name, default, list(meta["choices"]), meta["help"], module_name=module_name
+            )
+        elif kind is bool:
+            flags.DEFINE_boolean(name, default, meta["help"], module_name=module_name)
+        elif kind is int:
+            flags.DEFINE_integer(name, default, meta["help"], module_name=module_name)
+        elif kind is float:
+            flags.DEFINE_float(name, default, meta["help"], module_name=module_name)
+        elif kind is tuple:
+            flags.DEFINE_string(
+                name, ",".join(map(str, default)), meta["help"], module_name=module_name
+            )
+        else:
+            flags.DEFINE_string(name, default, meta["help"], module_name=module_name)
+
+
+def config_from_flags(config_class, **given):
+    """An instance of `config_class` from the flags `define_flags` made; `given` fields
+    are taken as they are. Raises ConfigError, naming the field, for a bad value."""
+    values = dict(given)
+    for field in dataclasses.fields(config_class):
+        if field.name in values:
+            continue
+        if _nested(field):
+            values[field.name] = config_from_flags(field.type)
+        elif field.metadata.get("flag"):
+            value = flags.FLAGS[field.name].value
+            kind, element = options.scalar_type(field.type)
+            if kind is tuple and isinstance(value, str):
+                value = options.parse_list(value, field.name, element)
+            values[field.name] = value
+    return config_class(**values)
 
 
 def quiet_start(program: str) -> None:

@@ -1,4 +1,8 @@
-"""Typed configuration of a training run, with validation that names the bad field.
+"""Typed configuration of a training run, each option declared once, with its check.
+
+Every field is an `options.option` (default, help text, check): the configs validate
+themselves when built, naming the bad field, and `python -m keras_vae.train`'s flags
+are generated from them (keras_vae/cli.py).
 
 This module imports neither TensorFlow nor absl: the commands validate a config
 before paying for `import tensorflow`, so a bad flag costs a fraction of a second.
@@ -6,12 +10,13 @@ before paying for `import tensorflow`, so a bad flag costs a fraction of a secon
 
 import dataclasses
 import json
-import math
 import os
 import re
 
+from keras_vae import options
 from keras_vae.errors import ConfigError
 from keras_vae.learning_rates import LEARNING_RATE_SCHEDULES
+from keras_vae.options import Check, finite, integer, option
 
 LIKELIHOODS = ("bernoulli", "gaussian")
 GAUSSIAN_VARIANCES = ("fixed", "learned")
@@ -41,30 +46,65 @@ IDX_PREFIX = "idx:"
 TFDS_PREFIX = "tfds:"
 
 
+# Bounds that catch a typo (an extra zero or three) before TensorFlow runs out of memory.
+MAX_LAYER_UNITS = 100_000
+MAX_PARAMETERS = 2**28
+MAX_BATCH_SIZE = 2**20
+MAX_STEPS_PER_EXECUTION = 100_000
+
+
 @dataclasses.dataclass(frozen=True)
 class ModelConfig:
-    """The VAE's architecture and objective."""
+    """The VAE's architecture and objective: the arguments of keras_vae.model.VAE."""
 
-    latent_dims: int = 2
-    hidden_units: tuple[int, ...] = (512, 256)
-    activation: str = "relu"
-    likelihood: str = "bernoulli"
-    # Gaussian decoders only: "fixed" uses `gaussian_sigma` for every pixel (the
-    # squared-error case); "learned" adds a per-pixel log-variance output.
-    gaussian_variance: str = "fixed"
-    gaussian_sigma: float = 0.1
-    # "elbo": reconstruction averaged over num_samples draws of z plus beta * KL (closed
-    # form); "iwae": the importance-weighted bound over num_samples draws (Burda et al.
-    # 2015), which needs beta = 1 and no schedules.
-    objective: str = "elbo"
-    num_samples: int = 1
-    # The final KL weight; TrainConfig.kl_warmup_epochs ramps it up from 0.
-    beta: float = 1.0
-    # capacity_max > 0 replaces beta * KL by capacity_gamma * |KL - C| (Burgess et al.
-    # 2018), with the target C in nats ramped up to capacity_max over
-    # TrainConfig.capacity_epochs. Burgess et al. use gamma = 1000.
-    capacity_max: float = 0.0
-    capacity_gamma: float = 1000.0
+    latent_dims: int = option(2, "Size of the latent code z.", check=integer(1))
+    hidden_units: tuple[int, ...] = option(
+        (512, 256),
+        "Encoder hidden layer sizes, comma-separated; the decoder mirrors them.",
+        check=Check(lambda v: len(v) >= 1 and all(u >= 1 for u in v), "positive integers"),
+    )
+    activation: str = option("relu", "Hidden-layer activation.", choices=ACTIVATIONS)
+    likelihood: str = option(
+        "bernoulli", "p(x|z): bernoulli (logits) or gaussian.", choices=LIKELIHOODS
+    )
+    gaussian_variance: str = option(
+        "fixed",
+        "Gaussian likelihood only: fixed (every pixel has std --gaussian_sigma, the squared-"
+        "error case) or learned (a per-pixel log-variance output).",
+        choices=GAUSSIAN_VARIANCES,
+    )
+    gaussian_sigma: float = option(
+        0.1,
+        "Pixel standard deviation of the fixed-variance Gaussian likelihood.",
+        check=finite(0, strict=True),
+    )
+    objective: str = option(
+        "elbo",
+        "elbo: reconstruction averaged over --num_samples draws of z + beta * KL; iwae: the "
+        "importance-weighted bound over --num_samples draws (Burda et al. 2015; needs beta 1 "
+        "and no schedules).",
+        choices=OBJECTIVES,
+    )
+    num_samples: int = option(
+        1, "Draws of z per example in the objective, in training and validation.", check=integer(1)
+    )
+    beta: float = option(
+        1.0,
+        "Final weight of the KL term (1: the ELBO; beta-VAE otherwise); --kl_warmup_epochs "
+        "ramps it up from 0.",
+        check=finite(0),
+    )
+    capacity_max: float = option(
+        0.0,
+        "If > 0, replace beta * KL by capacity_gamma * |KL - C|, C rising to this many nats "
+        "over --capacity_epochs (Burgess et al. 2018); 0: off.",
+        check=finite(0),
+    )
+    capacity_gamma: float = option(
+        1000.0,
+        "Weight of |KL - C| when capacity_max > 0 (Burgess et al. use 1000).",
+        check=finite(0),
+    )
 
     def __post_init__(self):
         validate_model(self)
@@ -74,68 +114,142 @@ class ModelConfig:
 class DataConfig:
     """Where the images come from and how they are prepared."""
 
-    dataset: str = "mnist"
-    data_dir: str | None = None
-    # "auto" resolves to "dynamic" for Bernoulli likelihoods and "none" for Gaussian.
-    binarize: str = "auto"
-    validation_fraction: float = 0.1
+    dataset: str = option(
+        "mnist",
+        "mnist (the full official MNIST, shipped with keras_vae), mnist_sample (5,000 of its "
+        "training digits), fashion_mnist, kmnist, emnist/CONFIG (tfds), tfds:NAME or "
+        "idx:FOLDER (MNIST-format IDX files).",
+        # dataset_kind raises its own message, which lists the names it knows.
+        check=Check(lambda v: bool(dataset_kind(v)), "a data set keras_vae can load"),
+    )
+    data_dir: str | None = option(None, "tfds data directory (default: tfds' own).")
+    binarize: str = option(
+        "auto",
+        "none, static (once), dynamic (fresh bits every step) or auto (dynamic for "
+        "bernoulli, none for gaussian).",
+        choices=BINARIZATIONS,
+    )
+    validation_fraction: float = option(
+        0.1,
+        "Fraction of the training set held out for validation.",
+        check=Check(lambda v: 0 < v < 1, "between 0 and 1"),
+    )
 
     def __post_init__(self):
-        validate_data_values(self)
+        options.validate(self)
 
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
     """Optimisation and bookkeeping."""
 
-    epochs: int = 30
-    batch_size: int = 128
-    learning_rate: float = 1e-3
-    # "constant", or "burda": 3^i epochs at learning_rate * 10^(-i/7), i = 0..7 (3,280
-    # epochs in all; Burda et al. 2015). See keras_vae/learning_rates.py.
-    learning_rate_schedule: str = "constant"
-    # Adam's epsilon; Burda et al. 2015 use 1e-4 (Keras' default is 1e-7).
-    adam_epsilon: float = 1e-7
-    seed: int = 0
-    # TensorBoard image summaries are written every this many epochs (and after the last).
-    image_every_epochs: int = 5
-    # A learning curve in the literature's terms: every this many epochs (0: never), the
-    # importance-weighted test NLL with curve_importance_samples draws of z per image,
-    # on the first curve_examples test images (0: all), into nll_curve.json.
-    curve_every_epochs: int = 0
-    curve_importance_samples: int = 1000
-    curve_examples: int = 0
-    # 1: a progress bar on a terminal (never in a redirected log); 0 or 2: none. One
-    # summary line per epoch is printed either way.
-    verbose: int = 1
-    # Linear ramps of the objective's weights, per epoch (see keras_vae/objectives.py):
-    # beta from 0 over kl_warmup_epochs, the capacity target from 0 over capacity_epochs.
-    kl_warmup_epochs: int = 0
-    capacity_epochs: int = 0
+    epochs: int = option(30, "Training epochs.", check=integer(1))
+    batch_size: int = option(128, "Examples per training step.", check=integer(1, MAX_BATCH_SIZE))
+    learning_rate: float = option(
+        1e-3,
+        "Adam learning rate.",
+        check=finite(0, strict=True, requirement="a positive number"),
+    )
+    learning_rate_schedule: str = option(
+        "constant",
+        "constant, or burda: 3^i epochs at learning_rate * 10^(-i/7) for i = 0..7 (3,280 "
+        "epochs; Burda et al. 2015; keras_vae/learning_rates.py).",
+        choices=LEARNING_RATE_SCHEDULES,
+    )
+    adam_epsilon: float = option(
+        1e-7,
+        "Adam epsilon (Keras' default 1e-7; Burda et al. 2015: 1e-4).",
+        check=finite(0, strict=True, requirement="a positive number"),
+    )
+    seed: int = option(
+        0,
+        "Seeds initialisation, shuffling, sampling and binarization.",
+        check=integer(0, 2**31 - 1, "in [0, 2**31)"),
+    )
+    image_every_epochs: int = option(
+        5, "Write TensorBoard images every this many epochs (and after the last).", check=integer(1)
+    )
+    curve_every_epochs: int = option(
+        0,
+        "Every N epochs, the importance-weighted test NLL (a learning curve in the "
+        "literature's terms) into nll_curve.json (0: never).",
+        check=integer(0),
+    )
+    curve_importance_samples: int = option(
+        1000, "k of the learning curve's NLL.", check=integer(1, 100_000)
+    )
+    curve_examples: int = option(
+        0, "Test images the curve's NLL is computed on (0: all).", check=integer(0)
+    )
+    verbose: int = option(
+        1,
+        "1: a progress bar while an epoch runs, when stdout is a terminal; 0 or 2: none. "
+        "Every epoch prints one summary line either way.",
+        check=Check(lambda v: v in (0, 1, 2), "0, 1 or 2"),
+    )
+    kl_warmup_epochs: int = option(
+        0,
+        "KL warm-up: in epoch e (from 0) the KL weight is beta * min(1, e / N); 0: none.",
+        check=integer(0),
+    )
+    capacity_epochs: int = option(
+        0,
+        "Epochs over which C rises linearly from 0 to --capacity_max: C = C_max * min(1, e / N).",
+        check=integer(0),
+    )
     # Speed (results/benchmark.md measures each); none of them changes the maths.
-    # XLA for the train step: "auto" is on with a GPU and off on CPU, where XLA's matmul
-    # made the step 6x slower on our 2-core machines.
-    jit_compile: str = "auto"
-    # Train steps per call into the compiled function (Keras' steps_per_execution).
-    steps_per_execution: int = 32
-    # "batched" gathers whole uint8 batches and converts them in the model's graph;
-    # "per_example" is the textbook tf.data pipeline (see keras_vae/pipeline.py).
-    input_pipeline: str = "batched"
-    # Adam's update as TensorFlow's fused kernel (keras_vae/optimizers.py) or Keras' ops.
-    fused_optimizer: bool = True
-    # TensorFlow's thread pools; 0 leaves TensorFlow's choice (one thread per core).
-    intra_op_threads: int = 0
-    inter_op_threads: int = 0
-    # bfloat16 compute with float32 weights and losses, for GPUs (slow on CPUs without
-    # bfloat16 instructions).
-    mixed_precision: bool = False
-    # Scaling and reproducibility (see keras_vae/distribution.py and README).
-    distribution: str = "auto"
-    # tf.config.experimental.enable_op_determinism: bitwise-identical runs for a seed.
-    deterministic: bool = False
+    jit_compile: str = option(
+        "auto",
+        "XLA-compile the train step: auto (on with a GPU, off on CPU, where XLA's matmul made "
+        "the step 6x slower on our 2-core machines), on, off.",
+        choices=JIT_COMPILE,
+    )
+    steps_per_execution: int = option(
+        32,
+        "Train steps per call of the compiled step (Keras' steps_per_execution).",
+        check=integer(1, MAX_STEPS_PER_EXECUTION),
+    )
+    input_pipeline: str = option(
+        "batched",
+        "batched: uint8 batches converted in the model's graph; per_example: the textbook "
+        "tf.data pipeline (keras_vae/pipeline.py). Both give the same batches.",
+        choices=PIPELINES,
+    )
+    fused_optimizer: bool = option(
+        True,
+        "Adam's update as TensorFlow's fused kernel (keras_vae/optimizers.py); "
+        "--nofused_optimizer: Keras' ops.",
+    )
+    intra_op_threads: int = option(
+        0,
+        "Threads per TensorFlow op; 0: TensorFlow's choice (one per core).",
+        check=integer(0, 1024, "an integer from 0 (TensorFlow's choice) to 1024"),
+    )
+    inter_op_threads: int = option(
+        0,
+        "TensorFlow ops run at once; 0: TensorFlow's choice.",
+        check=integer(0, 1024, "an integer from 0 (TensorFlow's choice) to 1024"),
+    )
+    mixed_precision: bool = option(
+        False,
+        "bfloat16 compute with float32 weights and losses (for GPUs; slow on CPUs without "
+        "bfloat16 instructions).",
+    )
+    distribution: str = option(
+        "auto",
+        "none: one device; mirrored: every GPU of this machine (tf.distribute."
+        "MirroredStrategy); multi_worker: the cluster in TF_CONFIG "
+        "(MultiWorkerMirroredStrategy); auto: mirrored with more than one GPU, else none.",
+        choices=DISTRIBUTIONS,
+    )
+    deterministic: bool = option(
+        False,
+        "TensorFlow's deterministic ops (enable_op_determinism): the same --seed gives "
+        "bitwise-identical weights.",
+    )
 
     def __post_init__(self):
-        validate_train(self)
+        options.validate(self)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -145,11 +259,16 @@ class Config:
     model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
     data: DataConfig = dataclasses.field(default_factory=DataConfig)
     train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
-    model_dir: str = ""
+    model_dir: str = option(
+        "",
+        "Where the run is written: a new or empty directory, or an unfinished run of the same "
+        "command, which resumes from its last completed epoch (default: runs/vae-TIMESTAMP).",
+    )
 
     def __post_init__(self):
         # Each section checked itself when it was built; what is left are the
         # combinations across sections.
+        options.validate(self)
         validate_schedules(self.model, self.train)
         validate_likelihood_and_data(self.model, self.data)
 
@@ -171,26 +290,6 @@ class Config:
 def _require(ok: bool, message: str) -> None:
     if not ok:
         raise ConfigError(message)
-
-
-def _is_int(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_finite_non_negative(value) -> bool:
-    return isinstance(value, (int, float)) and math.isfinite(value) and value >= 0
-
-
-def parse_hidden_units(text: str) -> tuple[int, ...]:
-    """'512,256' -> (512, 256); raises ConfigError for anything but positive integers."""
-    parts = [p.strip() for p in text.split(",") if p.strip()]
-    _require(bool(parts), "hidden_units must list at least one layer size, e.g. 512,256")
-    try:
-        units = tuple(int(p) for p in parts)
-    except ValueError:
-        raise ConfigError(f"hidden_units must be comma-separated integers, got {text!r}") from None
-    _require(all(u > 0 for u in units), f"hidden_units must all be positive, got {text!r}")
-    return units
 
 
 def dataset_kind(name: str) -> str:
@@ -215,13 +314,6 @@ def dataset_kind(name: str) -> str:
     )
 
 
-# Bounds that catch a typo (an extra zero or three) before TensorFlow runs out of memory.
-MAX_LAYER_UNITS = 100_000
-MAX_PARAMETERS = 2**28
-MAX_BATCH_SIZE = 2**20
-MAX_STEPS_PER_EXECUTION = 100_000
-
-
 def dense_parameters(m: ModelConfig, pixels: int = 28 * 28) -> int:
     """Weights and biases of the encoder and decoder for images of `pixels` pixels."""
     sizes = [pixels, *m.hidden_units]
@@ -235,36 +327,10 @@ def dense_parameters(m: ModelConfig, pixels: int = 28 * 28) -> int:
 
 
 def validate_model(m: ModelConfig) -> None:
+    """Each field against its declaration, then the combinations of fields."""
+    options.validate(m)
     _require(
-        _is_int(m.latent_dims) and m.latent_dims >= 1,
-        f"latent_dims must be a positive integer, got {m.latent_dims!r}",
-    )
-    _require(len(m.hidden_units) >= 1, "hidden_units must list at least one layer size")
-    _require(
-        all(_is_int(u) and u >= 1 for u in m.hidden_units),
-        f"hidden_units must all be positive integers, got {list(m.hidden_units)}",
-    )
-    _require(
-        m.activation in ACTIVATIONS,
-        f"unknown activation {m.activation!r}: expected one of {', '.join(ACTIVATIONS)}",
-    )
-    _require(
-        m.likelihood in LIKELIHOODS,
-        f"unknown likelihood {m.likelihood!r}: expected one of {', '.join(LIKELIHOODS)}",
-    )
-    _require(
-        m.gaussian_variance in GAUSSIAN_VARIANCES,
-        f"unknown gaussian_variance {m.gaussian_variance!r}: "
-        f"expected one of {', '.join(GAUSSIAN_VARIANCES)}",
-    )
-    _require(
-        isinstance(m.gaussian_sigma, (int, float))
-        and math.isfinite(m.gaussian_sigma)
-        and m.gaussian_sigma > 0,
-        f"gaussian_sigma must be a finite positive number, got {m.gaussian_sigma!r}",
-    )
-    _require(
-        m.latent_dims <= MAX_LAYER_UNITS and max(m.hidden_units) <= MAX_LAYER_UNITS,
+        max(m.latent_dims, *m.hidden_units) <= MAX_LAYER_UNITS,
         f"latent_dims and hidden_units must be at most {MAX_LAYER_UNITS:,}, "
         f"got {m.latent_dims} and {list(m.hidden_units)}",
     )
@@ -273,25 +339,6 @@ def validate_model(m: ModelConfig) -> None:
         parameters <= MAX_PARAMETERS,
         f"the model would have {parameters:,} weights for 28x28 images, more than "
         f"{MAX_PARAMETERS:,} (1 GiB of float32, 4 GiB with Adam's state); use smaller layers",
-    )
-    _require(
-        m.beta >= 0 and m.beta != float("inf"), f"beta must be a finite number >= 0, got {m.beta!r}"
-    )
-    _require(
-        m.objective in OBJECTIVES,
-        f"unknown objective {m.objective!r}: expected one of {', '.join(OBJECTIVES)}",
-    )
-    _require(
-        _is_int(m.num_samples) and m.num_samples >= 1,
-        f"num_samples must be a positive integer, got {m.num_samples!r}",
-    )
-    _require(
-        _is_finite_non_negative(m.capacity_max),
-        f"capacity_max must be a finite number >= 0, got {m.capacity_max!r}",
-    )
-    _require(
-        _is_finite_non_negative(m.capacity_gamma),
-        f"capacity_gamma must be a finite number >= 0, got {m.capacity_gamma!r}",
     )
     if m.objective == "iwae":
         _require(
@@ -316,98 +363,6 @@ def check_data_folder(d: DataConfig) -> None:
     if dataset_kind(d.dataset) == "idx":
         folder = d.dataset[len(IDX_PREFIX) :]
         _require(os.path.isdir(folder), f"IDX data folder {folder} does not exist")
-
-
-def validate_data_values(d: DataConfig) -> None:
-    dataset_kind(d.dataset)
-    _require(
-        d.binarize in BINARIZATIONS,
-        f"unknown binarize {d.binarize!r}: expected one of {', '.join(BINARIZATIONS)}",
-    )
-    _require(
-        0 < d.validation_fraction < 1,
-        f"validation_fraction must be between 0 and 1, got {d.validation_fraction!r}",
-    )
-
-
-def validate_train(t: TrainConfig) -> None:
-    _require(
-        _is_int(t.epochs) and t.epochs >= 1, f"epochs must be a positive integer, got {t.epochs!r}"
-    )
-    _require(
-        _is_int(t.batch_size) and 1 <= t.batch_size <= MAX_BATCH_SIZE,
-        f"batch_size must be an integer from 1 to {MAX_BATCH_SIZE:,}, got {t.batch_size!r}",
-    )
-    _require(
-        t.learning_rate > 0 and t.learning_rate != float("inf"),
-        f"learning_rate must be a positive number, got {t.learning_rate!r}",
-    )
-    _require(
-        t.learning_rate_schedule in LEARNING_RATE_SCHEDULES,
-        f"unknown learning_rate_schedule {t.learning_rate_schedule!r}: expected one of "
-        f"{', '.join(LEARNING_RATE_SCHEDULES)}",
-    )
-    _require(
-        t.adam_epsilon > 0 and math.isfinite(t.adam_epsilon),
-        f"adam_epsilon must be a positive number, got {t.adam_epsilon!r}",
-    )
-    _require(_is_int(t.seed) and 0 <= t.seed < 2**31, f"seed must be in [0, 2**31), got {t.seed!r}")
-    _require(
-        _is_int(t.image_every_epochs) and t.image_every_epochs >= 1,
-        f"image_every_epochs must be a positive integer, got {t.image_every_epochs!r}",
-    )
-    for name in ("curve_every_epochs", "curve_examples"):
-        value = getattr(t, name)
-        _require(_is_int(value) and value >= 0, f"{name} must be an integer >= 0, got {value!r}")
-    _require(
-        _is_int(t.curve_importance_samples) and 1 <= t.curve_importance_samples <= 100_000,
-        f"curve_importance_samples must be an integer from 1 to 100,000, "
-        f"got {t.curve_importance_samples!r}",
-    )
-    _require(t.verbose in (0, 1, 2), f"verbose must be 0, 1 or 2, got {t.verbose!r}")
-    _require(
-        _is_int(t.kl_warmup_epochs) and t.kl_warmup_epochs >= 0,
-        f"kl_warmup_epochs must be an integer >= 0, got {t.kl_warmup_epochs!r}",
-    )
-    _require(
-        _is_int(t.capacity_epochs) and t.capacity_epochs >= 0,
-        f"capacity_epochs must be an integer >= 0, got {t.capacity_epochs!r}",
-    )
-    _require(
-        t.jit_compile in JIT_COMPILE,
-        f"jit_compile must be one of {', '.join(JIT_COMPILE)}, got {t.jit_compile!r}",
-    )
-    _require(
-        _is_int(t.steps_per_execution) and 1 <= t.steps_per_execution <= MAX_STEPS_PER_EXECUTION,
-        f"steps_per_execution must be an integer from 1 to {MAX_STEPS_PER_EXECUTION:,}, "
-        f"got {t.steps_per_execution!r}",
-    )
-    _require(
-        t.input_pipeline in PIPELINES,
-        f"unknown input_pipeline {t.input_pipeline!r}: expected one of {', '.join(PIPELINES)}",
-    )
-    _require(
-        isinstance(t.fused_optimizer, bool),
-        f"fused_optimizer must be true or false, got {t.fused_optimizer!r}",
-    )
-    _require(
-        isinstance(t.mixed_precision, bool),
-        f"mixed_precision must be true or false, got {t.mixed_precision!r}",
-    )
-    _require(
-        t.distribution in DISTRIBUTIONS,
-        f"unknown distribution {t.distribution!r}: expected one of {', '.join(DISTRIBUTIONS)}",
-    )
-    _require(
-        isinstance(t.deterministic, bool),
-        f"deterministic must be true or false, got {t.deterministic!r}",
-    )
-    for name in ("intra_op_threads", "inter_op_threads"):
-        value = getattr(t, name)
-        _require(
-            _is_int(value) and 0 <= value <= 1024,
-            f"{name} must be an integer from 0 (TensorFlow's choice) to 1024, got {value!r}",
-        )
 
 
 def validate_schedules(m: ModelConfig, t: TrainConfig) -> None:

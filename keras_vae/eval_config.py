@@ -6,41 +6,52 @@ import os
 import numpy as np
 
 from keras_vae import config as config_lib
+from keras_vae import options
 from keras_vae import data as data_lib
 from keras_vae import model_dir as model_dir_lib
 from keras_vae.errors import ConfigError
+from keras_vae.options import integer, option
 
 
 @dataclasses.dataclass(frozen=True)
 class EvalConfig:
-    """What to evaluate, on which data, with how many importance samples."""
+    """What to evaluate, on which data, with how many importance samples.
 
-    # Either a model directory written by keras_vae.train, or a SavedModel alone
-    # (then `dataset` is required and `binarize` says how the model was trained).
-    model_dir: str | None = None
-    saved_model: str | None = None
-    split: str = "test"
-    dataset: str | None = None
-    data_dir: str | None = None
-    binarize: str | None = None
-    num_importance_samples: int = 5000
-    seed: int = 0
-    # Evaluate only the first N images of the split (0: all of them).
-    max_examples: int = 0
-    # Default: eval-SPLIT-kK.json in the model directory, or beside a bare SavedModel
-    # (never inside it). An existing report is replaced only with `overwrite`.
-    output: str | None = None
-    overwrite: bool = False
+    Either a model directory written by keras_vae.train, or a SavedModel alone (whose
+    run record says what it was trained on, or else `dataset` and `binarize` must).
+    """
+
+    model_dir: str | None = option(None, "A model directory written by keras_vae.train.")
+    saved_model: str | None = option(
+        None, "Or a keras_vae SavedModel alone (scored on its run's data, or on --dataset)."
+    )
+    split: str = option("test", "The split to score.", choices=config_lib.SPLITS)
+    dataset: str | None = option(None, "Evaluate on this data set instead of the run's.")
+    data_dir: str | None = option(None, "tfds data directory for --dataset.")
+    binarize: str | None = option(
+        None, "With --saved_model: none, static or dynamic, as the model was trained."
+    )
+    num_importance_samples: int = option(
+        5000,
+        "k, samples of z per image for the importance-weighted log-likelihood.",
+        check=integer(1),
+    )
+    seed: int = option(0, "Seeds the samples of z.", check=integer(0, 2**31 - 1, "in [0, 2**31)"))
+    max_examples: int = option(0, "Evaluate the first N images (0: all).", check=integer(0))
+    output: str | None = option(
+        None,
+        "Where to write the JSON report (default: eval-SPLIT-kK.json in the model directory, "
+        "or beside a bare SavedModel, never inside it).",
+    )
+    overwrite: bool = option(False, "Replace an existing report at the output path.")
+
+    def __post_init__(self):
+        options.validate(self)
 
 
 def resolve(c: EvalConfig) -> EvalConfig:
-    """Validates `c`; fills in the SavedModel and output paths of a model directory."""
+    """Checks the paths `c` names; fills in the SavedModel and output paths of a model directory."""
     k = c.num_importance_samples
-    if not isinstance(k, int) or k < 1:
-        raise ConfigError(f"num_importance_samples must be a positive integer, got {k!r}")
-    if c.max_examples < 0:
-        raise ConfigError(f"max_examples must be >= 0, got {c.max_examples!r}")
-    config_lib.validate_split_and_seed(c.split, c.seed)
     saved_model, binarize = model_dir_lib.resolve_model_source(
         c.model_dir, c.saved_model, c.dataset, c.binarize
     )

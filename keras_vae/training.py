@@ -6,6 +6,7 @@ is what `python -m keras_vae.train` runs, and what tests call with tiny configs.
 """
 
 import contextlib
+import dataclasses
 import os
 import shutil
 import statistics
@@ -68,22 +69,12 @@ def build_model(config: config_lib.Config, image_shape: tuple[int, int]) -> VAE:
 
 
 def _build_model(config: config_lib.Config, image_shape: tuple[int, int]) -> VAE:
-    m = config.model
+    # ModelConfig's fields are VAE's arguments; the rest comes from the data and seed.
     return VAE(
         image_shape=image_shape,
-        latent_dims=m.latent_dims,
-        hidden_units=m.hidden_units,
-        activation=m.activation,
-        likelihood=m.likelihood,
-        gaussian_variance=m.gaussian_variance,
-        gaussian_sigma=m.gaussian_sigma,
-        beta=m.beta,
         binarize_training_inputs=config.data.binarize == "dynamic",
         seed=config.train.seed,
-        objective=m.objective,
-        num_samples=m.num_samples,
-        capacity_max=m.capacity_max,
-        capacity_gamma=m.capacity_gamma,
+        **dataclasses.asdict(config.model),
     )
 
 

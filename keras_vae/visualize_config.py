@@ -13,7 +13,9 @@ import numpy as np
 from keras_vae import config as config_lib
 from keras_vae import data as data_lib
 from keras_vae import model_dir as model_dir_lib
+from keras_vae import options
 from keras_vae.errors import ConfigError
+from keras_vae.options import finite, integer, option
 
 # Images in one figure at most: a larger grid is unreadable, and a request like
 # --num_samples=1000000000 would otherwise run out of memory after the first figures.
@@ -22,74 +24,77 @@ MAX_FIGURE_IMAGES = 10_000
 
 @dataclasses.dataclass(frozen=True)
 class VisualizeConfig:
-    """Which model to draw, from which data, and the figures' settings."""
+    """Which model to draw, from which data, and the figures' settings.
 
-    # Either a model directory written by keras_vae.train, or a SavedModel alone
-    # (then `dataset` is required: the run's config, which names its data, is not there).
-    model_dir: str | None = None
-    saved_model: str | None = None
-    dataset: str | None = None
-    data_dir: str | None = None
-    binarize: str | None = None
-    split: str = "test"
-    # Where the PNGs go (default: DIR/figures, or figures/ beside a bare SavedModel).
-    out: str | None = None
-    seed: int = 0
-    num_examples: int = 20  # Test images in reconstruction.png.
-    num_samples: int = 100  # Prior samples in samples.png.
-    manifold_size: int = 20  # manifold.png is a manifold_size x manifold_size grid.
-    max_encodings: int = 5000  # Points in encodings.png.
-    pairs: int = 3  # Image pairs in interpolation.png.
-    steps: int = 9  # Frames per interpolation path.
-    traversal_dims: int = 8  # Rows of traversal.png: the dimensions with the largest KL.
-    traversal_range: float = 3.0  # Each swept from -range to +range ...
-    traversal_steps: int = 9  # ... in this many values.
-    # Latent arithmetic: the vector is mean code of `towards` minus that of `away_from`
-    # (class indices or names), added with `strengths` to test images of `away_from`.
-    towards: str = "1"
-    away_from: str = "0"
-    strengths: tuple[float, ...] = (-1.0, -0.5, 0.0, 0.5, 1.0, 1.5, 2.0)
-    arithmetic_images: int = 5
+    Either a model directory written by keras_vae.train, or a SavedModel alone (whose run
+    record says what it was trained on, or else `dataset` and `binarize` must).
+    """
 
+    model_dir: str | None = option(None, "A model directory written by keras_vae.train.")
+    saved_model: str | None = option(
+        None, "Or a keras_vae SavedModel alone (drawn from its run's data, or from --dataset)."
+    )
+    dataset: str | None = option(None, "Draw from this data set instead of the run's.")
+    data_dir: str | None = option(None, "tfds data directory for --dataset.")
+    binarize: str | None = option(
+        None, "With --saved_model: none, static or dynamic, as the model was trained."
+    )
+    split: str = option("test", "The split the figures draw from.", choices=config_lib.SPLITS)
+    out: str | None = option(
+        None, "Folder for the figures (default: DIR/figures, or figures/ beside a SavedModel)."
+    )
+    seed: int = option(0, "Seeds the prior samples.", check=integer(0, 2**31 - 1, "in [0, 2**31)"))
+    num_examples: int = option(20, "Images in reconstruction.png.", check=integer(1))
+    num_samples: int = option(100, "Prior samples in samples.png.", check=integer(1))
+    manifold_size: int = option(20, "manifold.png is an N x N grid.", check=integer(1))
+    max_encodings: int = option(5000, "Points in encodings.png.", check=integer(1))
+    pairs: int = option(3, "Image pairs in interpolation.png.", check=integer(1))
+    steps: int = option(9, "Frames per interpolation path (>= 2).", check=integer(2))
+    traversal_dims: int = option(
+        8,
+        "Rows of traversal.png: the dimensions with the largest KL.",
+        check=integer(1),
+    )
+    traversal_range: float = option(
+        3.0,
+        "Each swept dimension goes from -R to R.",
+        check=finite(0, strict=True, requirement="a positive number"),
+    )
+    traversal_steps: int = option(9, "Values per swept dimension.", check=integer(2))
+    # Latent arithmetic: the vector is the mean code of `towards` minus that of
+    # `away_from`, added with `strengths` to test images of `away_from`.
+    towards: str = option("1", "Arithmetic: the class (index or name) to move to.")
+    away_from: str = option("0", "Arithmetic: the class whose images are moved.")
+    strengths: tuple[float, ...] = option(
+        (-1.0, -0.5, 0.0, 0.5, 1.0, 1.5, 2.0),
+        "Arithmetic strengths a, comma-separated.",
+        check=options.Check(
+            lambda v: len(v) >= 1 and all(math.isfinite(a) for a in v), "finite numbers"
+        ),
+    )
+    arithmetic_images: int = option(5, "Rows of arithmetic.png.", check=integer(1))
 
-def _positive(name, value):
-    if not isinstance(value, int) or value < 1:
-        raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+    def __post_init__(self):
+        options.validate(self)
+        figures = {
+            "reconstruction.png (2 x num_examples)": 2 * self.num_examples,
+            "samples.png (num_samples)": self.num_samples,
+            "manifold.png (manifold_size^2)": self.manifold_size**2,
+            "interpolation.png (2 x pairs x steps)": 2 * self.pairs * self.steps,
+            "traversal.png (traversal_dims x traversal_steps)": self.traversal_dims
+            * self.traversal_steps,
+            "arithmetic.png (arithmetic_images x strengths)": self.arithmetic_images
+            * len(self.strengths),
+        }
+        for figure, count in figures.items():
+            if count > MAX_FIGURE_IMAGES:
+                raise ConfigError(
+                    f"{figure} would hold {count} images, more than {MAX_FIGURE_IMAGES}"
+                )
 
 
 def resolve(c: VisualizeConfig) -> VisualizeConfig:
-    """Validates `c`; fills in the SavedModel path and output folder."""
-    for name in (
-        "num_examples",
-        "num_samples",
-        "manifold_size",
-        "max_encodings",
-        "pairs",
-        "traversal_dims",
-        "arithmetic_images",
-    ):
-        _positive(name, getattr(c, name))
-    for name in ("steps", "traversal_steps"):
-        if not isinstance(getattr(c, name), int) or getattr(c, name) < 2:
-            raise ConfigError(f"{name} must be an integer >= 2, got {getattr(c, name)!r}")
-    if not (c.traversal_range > 0 and math.isfinite(c.traversal_range)):
-        raise ConfigError(f"traversal_range must be a positive number, got {c.traversal_range!r}")
-    if not c.strengths:
-        raise ConfigError("strengths must list at least one value, e.g. -1,0,1")
-    if not all(math.isfinite(a) for a in c.strengths):
-        raise ConfigError(f"strengths must be finite numbers, got {list(c.strengths)}")
-    figures = {
-        "reconstruction.png (2 x num_examples)": 2 * c.num_examples,
-        "samples.png (num_samples)": c.num_samples,
-        "manifold.png (manifold_size^2)": c.manifold_size**2,
-        "interpolation.png (2 x pairs x steps)": 2 * c.pairs * c.steps,
-        "traversal.png (traversal_dims x traversal_steps)": c.traversal_dims * c.traversal_steps,
-        "arithmetic.png (arithmetic_images x strengths)": c.arithmetic_images * len(c.strengths),
-    }
-    for figure, count in figures.items():
-        if count > MAX_FIGURE_IMAGES:
-            raise ConfigError(f"{figure} would hold {count} images, more than {MAX_FIGURE_IMAGES}")
-    config_lib.validate_split_and_seed(c.split, c.seed)
+    """Checks the paths `c` names; fills in the SavedModel path and output folder."""
     saved_model, binarize = model_dir_lib.resolve_model_source(
         c.model_dir, c.saved_model, c.dataset, c.binarize
     )

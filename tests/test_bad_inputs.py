@@ -227,7 +227,7 @@ COMMANDS = [
     ),
     _train("train-seed-negative", ["--seed=-1"], "seed must be in [0, 2**31), got -1"),
     _train("train-learning_rate-nan", ["--learning_rate=nan"], "learning_rate must be a positive"),
-    _train("train-hidden_units-negative", ["--hidden_units=16,-4"], "hidden_units must all be"),
+    _train("train-hidden_units-negative", ["--hidden_units=16,-4"], "hidden_units must be positive integers"),
     _train(
         "train-iwae-with-beta-2",
         ["--objective=iwae", "--beta=2"],
@@ -388,7 +388,7 @@ COMMANDS = [
     _evaluate(
         "evaluate-unknown-split",
         ["--model_dir={run}", "--split=dev"],
-        "unknown split 'dev'",
+        "flag --split=dev: value should be one of <train|validation|test>",
         ["run"],
     ),
     _evaluate(

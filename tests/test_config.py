@@ -6,6 +6,7 @@ import json
 import pytest
 
 from keras_vae import config as config_lib
+from keras_vae import options
 from keras_vae.config import Config, ModelConfig, TrainConfig
 from keras_vae.errors import ConfigError
 
@@ -161,12 +162,14 @@ def test_idx_dataset_with_existing_folder(tmp_path):
     ],
 )
 def test_parse_hidden_units(text, expected):
-    assert config_lib.parse_hidden_units(text) == expected
+    assert options.parse_list(text, "hidden_units", int) == expected
 
 
 @pytest.mark.parametrize("text", ["", " , ", "512,x", "512,-3", "0", "1.5"])
 def test_parse_hidden_units_rejects(text):
-    message = _config_error(config_lib.parse_hidden_units, text)
+    message = _config_error(
+        lambda: ModelConfig(hidden_units=options.parse_list(text, "hidden_units", int))
+    )
     assert "hidden_units" in message
 
 
@@ -298,3 +301,54 @@ def test_tf_config_names_the_task():
 def test_a_bad_value_fails_when_the_config_is_built(build, field):
     # In a notebook the mistake is named where it is made, not minutes later in training.
     assert field in _config_error(build)
+
+
+def test_every_model_option_is_an_argument_of_the_vae():
+    # training builds VAE(**ModelConfig fields): an option added to the config reaches
+    # the model with no other edit.
+    import inspect
+
+    from keras_vae.model import VAE
+
+    arguments = inspect.signature(VAE.__init__).parameters
+    missing = [f.name for f in dataclasses.fields(ModelConfig) if f.name not in arguments]
+    assert not missing
+
+
+@pytest.mark.parametrize(
+    "command, config_class",
+    [
+        ("train", "keras_vae.config.Config"),
+        ("evaluate", "keras_vae.eval_config.EvalConfig"),
+        ("visualize", "keras_vae.visualize_config.VisualizeConfig"),
+    ],
+)
+def test_each_commands_flags_are_its_configs_declared_fields(command, config_class):
+    # Flags are generated from the fields: one each, with the field's default and help.
+    import subprocess
+    import sys
+
+    script = f"""
+import dataclasses, importlib, json
+from absl import flags
+importlib.import_module("keras_vae.{command}")
+module, name = "{config_class}".rsplit(".", 1)
+cls = getattr(importlib.import_module(module), name)
+def fields(c):
+    for f in dataclasses.fields(c):
+        if isinstance(f.type, type) and dataclasses.is_dataclass(f.type):
+            yield from fields(f.type)
+        else:
+            yield f
+defined = {{f.name: f for f in flags.FLAGS.flags_by_module_dict()["keras_vae.{command}"]}}
+declared = {{f.name: f for f in fields(cls)}}
+assert sorted(defined) == sorted(declared), (sorted(defined), sorted(declared))
+for name, f in declared.items():
+    assert defined[name].help.endswith(f.metadata["help"]), name  # enums: '<a|b>: ' first
+    default = f.default if not isinstance(f.default, tuple) else ",".join(map(str, f.default))
+    assert defined[name].default == default, (name, defined[name].default, default)
+print("ok", len(defined))
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.startswith("ok")
