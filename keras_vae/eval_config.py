@@ -6,9 +6,9 @@ import os
 import numpy as np
 
 from keras_vae import config as config_lib
-from keras_vae import options
 from keras_vae import data as data_lib
 from keras_vae import model_dir as model_dir_lib
+from keras_vae import options
 from keras_vae.errors import ConfigError
 from keras_vae.options import integer, option
 

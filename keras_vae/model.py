@@ -1,210 +1,30 @@
-"""The variational autoencoder: a Gaussian encoder q(z|x), a sampling layer and a decoder p(x|z).
+"""The variational autoencoder: encoder, sampling and decoder (keras_vae/layers.py) in one Model.
 
-Images enter as float32 [batch, height, width] in [0, 1] and are flattened inside
-the model. By default `train_step` minimises the negative ELBO
+Images enter as float32 [batch, height, width] in [0, 1] (or uint8, converted in the
+graph) and are flattened inside the model. `train_step` reads as the algorithm does:
+the images, a fresh binarization, the objective's terms (`objective_terms`: the
+network gives log p(x|z) and the log importance weights, keras_vae/objectives.py
+turns them into the ELBO, IWAE or capacity objective), the loss scaled for mixed
+precision, and the optimizer's update. By default the objective is the negative ELBO
     -E_q[log p(x|z)] + beta * KL(q(z|x) || N(0, I))
 with one reparameterised sample of z per example (Kingma & Welling 2013).
-`VAE.objective_terms` holds the variants: the same with the reconstruction term
-averaged over k samples of z; the capacity objective of Burgess et al. 2018,
-    -E_q[log p(x|z)] + gamma * |KL - C|;
-and the k-sample importance-weighted bound of Burda et al. 2015 (objective="iwae").
+
+One class of about 350 lines: its pieces (`encode`, `decode`, `log_weights`) are what
+the SavedModel's signatures and the evaluation build on, so they stay with it.
 """
 
 import math
 
 import keras
-import numpy as np
 import tensorflow as tf
-from keras import layers, ops
+from keras import ops
 
-from keras_vae import objectives
-
-PACKAGE = "keras_vae"
-
-
-def replica_seed(seed_generator):
-    """The generator's next seed [2], folded with the replica's number when there are several.
-
-    Under a tf.distribute strategy the generator's state is mirrored, so every replica
-    would otherwise draw the same noise for its part of the batch; folding in the replica
-    id (global across workers) makes the draws independent. With one replica the seed is
-    the generator's own, so single-device runs keep their numbers.
-    """
-    seed = seed_generator.next()
-    context = tf.distribute.get_replica_context()
-    if context is not None and context.num_replicas_in_sync > 1:
-        seed = tf.random.experimental.stateless_fold_in(seed, context.replica_id_in_sync_group)
-    # As keras.random does: TensorFlow's stateless ops want int32 seeds under XLA.
-    return tf.cast(tf.math.floormod(seed, tf.int32.max - 1), tf.int32)
+from keras_vae import distribution, objectives
+from keras_vae.layers import Decoder, Encoder, Sampling
+from keras_vae.pipeline import check_images_input, to_unit_float
 
 
-def standard_normal(shape, dtype, seed_generator):
-    """N(0, 1) draws from `seed_generator`, independent per replica (see `replica_seed`)."""
-    return tf.random.stateless_normal(shape, seed=replica_seed(seed_generator), dtype=dtype)
-
-
-def replica_mean(values):
-    """The mean of per-example `values` over the global batch, as this replica's share.
-
-    Keras' optimizer sums the replicas' gradients, so each replica contributes the sum of
-    its examples' values divided by the number of examples in the whole step; that is
-    exact even when the last batch splits unevenly among replicas.
-    """
-    context = tf.distribute.get_replica_context()
-    if context is None or context.num_replicas_in_sync == 1:
-        return ops.mean(values)
-    count = context.all_reduce(
-        tf.distribute.ReduceOp.SUM, tf.cast(tf.shape(values)[0], values.dtype)
-    )
-    return ops.sum(values) / count
-
-
-@keras.saving.register_keras_serializable(package=PACKAGE)
-class Sampling(layers.Layer):
-    """Draws z = mean + exp(log_variance / 2) * eps with eps ~ N(0, I) (reparameterisation)."""
-
-    def __init__(self, seed=None, **kwargs):
-        super().__init__(**kwargs)
-        self.seed = seed
-        self.seed_generator = keras.random.SeedGenerator(seed)
-
-    def call(self, mean, log_variance, noise=None):
-        # `noise` lets a caller supply eps, so two computations can share their draws.
-        if noise is None:
-            noise = standard_normal(ops.shape(mean), mean.dtype, self.seed_generator)
-        return mean + ops.exp(0.5 * log_variance) * noise
-
-    def get_config(self):
-        return {**super().get_config(), "seed": self.seed}
-
-
-def _dense_stack(hidden_units, activation, prefix):
-    return [
-        layers.Dense(units, activation=activation, name=f"{prefix}_{i}")
-        for i, units in enumerate(hidden_units)
-    ]
-
-
-def _build_stack(stack, input_shape):
-    shape = input_shape
-    for layer in stack:
-        if not layer.built:
-            layer.build(shape)
-        shape = layer.compute_output_shape(shape)
-    return shape
-
-
-@keras.saving.register_keras_serializable(package=PACKAGE)
-class Encoder(layers.Layer):
-    """Maps flattened images to the mean and log-variance of q(z|x)."""
-
-    # |log-variance| <= 20: standard deviations from 4.5e-5 to 2.2e4, far beyond what a
-    # posterior over MNIST-like data needs, while exp() stays finite.
-    LOG_VARIANCE_LIMIT = 20.0
-
-    def __init__(self, latent_dims, hidden_units, activation="relu", **kwargs):
-        super().__init__(**kwargs)
-        self.latent_dims = latent_dims
-        self.hidden_units = tuple(hidden_units)
-        self.activation = activation
-        self.hidden = _dense_stack(self.hidden_units, activation, "hidden")
-        self.mean_head = layers.Dense(latent_dims, name="mean")
-        self.log_variance_head = layers.Dense(latent_dims, name="log_variance")
-
-    def build(self, input_shape):
-        shape = _build_stack(self.hidden, input_shape)
-        for head in (self.mean_head, self.log_variance_head):
-            if not head.built:
-                head.build(shape)
-
-    def call(self, x):
-        for layer in self.hidden:
-            x = layer(x)
-        # float32 whatever the compute dtype: the KL and the sampling need the range.
-        log_variance = ops.cast(self.log_variance_head(x), "float32")
-        # exp(log_variance) overflows float32 beyond 88; a diverging encoder would turn the
-        # KL into inf before the loss could show it. Values inside the range pass exactly.
-        log_variance = ops.clip(log_variance, -self.LOG_VARIANCE_LIMIT, self.LOG_VARIANCE_LIMIT)
-        return ops.cast(self.mean_head(x), "float32"), log_variance
-
-    def get_config(self):
-        return {
-            **super().get_config(),
-            "latent_dims": self.latent_dims,
-            "hidden_units": list(self.hidden_units),
-            "activation": self.activation,
-        }
-
-
-@keras.saving.register_keras_serializable(package=PACKAGE)
-class Decoder(layers.Layer):
-    """Maps latent codes to the parameters of p(x|z), one per pixel.
-
-    Returns a dict: {"logits"} for a Bernoulli likelihood, {"mean"} for a Gaussian
-    with fixed variance, {"mean", "log_variance"} for a Gaussian with learned variance.
-    """
-
-    # Learned log-variances are kept above log(1e-4) (sigma >= 0.01) with a soft floor:
-    # on near-constant pixels an unbounded variance would collapse and the likelihood
-    # diverge, and a soft floor keeps gradients alive where a hard clip would not.
-    MIN_LOG_VARIANCE = math.log(1e-4)
-
-    def __init__(
-        self,
-        output_dims,
-        hidden_units,
-        activation="relu",
-        likelihood="bernoulli",
-        learned_variance=False,
-        **kwargs,
-    ):
-        super().__init__(**kwargs)
-        self.output_dims = output_dims
-        self.hidden_units = tuple(hidden_units)
-        self.activation = activation
-        self.likelihood = likelihood
-        self.learned_variance = learned_variance
-        self.hidden = _dense_stack(self.hidden_units, activation, "hidden")
-        self.output_head = layers.Dense(
-            output_dims, name="logits" if likelihood == "bernoulli" else "mean"
-        )
-        self.log_variance_head = (
-            layers.Dense(output_dims, name="log_variance") if learned_variance else None
-        )
-
-    def build(self, input_shape):
-        shape = _build_stack(self.hidden, input_shape)
-        for head in (self.output_head, self.log_variance_head):
-            if head is not None and not head.built:
-                head.build(shape)
-
-    def call(self, z):
-        h = z
-        for layer in self.hidden:
-            h = layer(h)
-        # The likelihood is computed in float32 whatever the compute dtype (mixed precision).
-        output = ops.cast(self.output_head(h), "float32")
-        if self.likelihood == "bernoulli":
-            return {"logits": output}
-        params = {"mean": ops.sigmoid(output)}
-        if self.log_variance_head is not None:
-            floor = self.MIN_LOG_VARIANCE
-            log_variance = ops.cast(self.log_variance_head(h), "float32")
-            params["log_variance"] = floor + ops.softplus(log_variance - floor)
-        return params
-
-    def get_config(self):
-        return {
-            **super().get_config(),
-            "output_dims": self.output_dims,
-            "hidden_units": list(self.hidden_units),
-            "activation": self.activation,
-            "likelihood": self.likelihood,
-            "learned_variance": self.learned_variance,
-        }
-
-
-@keras.saving.register_keras_serializable(package=PACKAGE)
+@keras.saving.register_keras_serializable(package=__package__)
 class VAE(keras.Model):
     """A variational autoencoder with dense encoder and decoder.
 
@@ -412,7 +232,9 @@ class VAE(keras.Model):
     def binarize(self, images):
         """A fresh draw x ~ Bernoulli(images), elementwise."""
         u = tf.random.stateless_uniform(
-            ops.shape(images), seed=replica_seed(self.binarization_seed), dtype=images.dtype
+            ops.shape(images),
+            seed=distribution.replica_seed(self.binarization_seed),
+            dtype=images.dtype,
         )
         return ops.cast(u < images, images.dtype)
 
@@ -420,7 +242,7 @@ class VAE(keras.Model):
         """Standard-normal noise [k, B, latent_dims], k = num_samples, from the Sampling
         layer's seed (independent per replica under a strategy)."""
         shape = (self.num_samples, ops.shape(images)[0], self.latent_dims)
-        return standard_normal(shape, images.dtype, self.sampling.seed_generator)
+        return distribution.standard_normal(shape, images.dtype, self.sampling.seed_generator)
 
     def objective_terms(self, images, noise=None):
         """Per-example terms of the training objective, in nats, each [B]: see
@@ -451,7 +273,7 @@ class VAE(keras.Model):
         self.elbo_tracker.update_state(terms["elbo"])
         if self.iwae_tracker is not None:
             self.iwae_tracker.update_state(terms["iwae"])
-        return _as_logs({m.name: m.result() for m in self.metrics})
+        return distribution.as_step_logs({m.name: m.result() for m in self.metrics})
 
     def schedule_values(self):
         """The scheduled weights in use, for the logs: {"beta"} or, for capacity, {"capacity"}."""
@@ -462,12 +284,12 @@ class VAE(keras.Model):
     def objective_gradients(self, images, noise=None):
         """(terms, gradients): `objective_terms` and the gradients of the loss.
 
-        The loss is the objective's mean over the global batch (see `replica_mean`), so
+        The loss is the objective's mean over the global batch (see `distribution.replica_mean`), so
         under a strategy the replicas' gradients sum to the one-device gradients.
         """
         with tf.GradientTape() as tape:
             terms = self.objective_terms(images, noise=noise)
-            loss = replica_mean(terms["objective"])
+            loss = distribution.replica_mean(terms["objective"])
             # Under mixed_float16 Keras wraps the optimizer in a LossScaleOptimizer, whose
             # apply() divides the gradients by the loss scale: they must be of the scaled
             # loss. Every other optimizer returns the loss unchanged.
@@ -499,7 +321,7 @@ class VAE(keras.Model):
             images = self.binarize(images)
         terms, gradients = self.objective_gradients(images)
         self.optimizer.apply(gradients, self.trainable_variables)
-        return {**self._record(terms), **_as_logs(self.schedule_values())}
+        return {**self._record(terms), **distribution.as_step_logs(self.schedule_values())}
 
     def test_step(self, data):
         # z is sampled, as in training: the ELBO is an expectation over q(z|x), and
@@ -524,60 +346,6 @@ class VAE(keras.Model):
             "capacity_max": self.capacity_max,
             "capacity_gamma": self.capacity_gamma,
         }
-
-
-def check_images_input(x, y, image_shape, where):
-    """Raises ValueError unless `x` holds images of `image_shape` and no labels come along."""
-    if y is not None or isinstance(x, (tuple, list)):
-        raise ValueError(
-            f"{where} takes images only (a VAE reconstructs its input); it got labels or "
-            "(x, y) pairs, which an unconditional VAE would ignore: pass the images alone, "
-            "e.g. dataset.map(lambda x, y: x)"
-        )
-    if isinstance(x, tf.data.Dataset):
-        spec = x.element_spec
-        if not isinstance(spec, tf.TensorSpec):
-            raise ValueError(
-                f"{where} takes a dataset of image batches; its elements are {spec}: "
-                "map them to the images alone, e.g. dataset.map(lambda x, y: x)"
-            )
-        if not spec.shape[1:].is_compatible_with(image_shape):
-            raise ValueError(
-                f"{where}: the dataset's batches are {spec.shape}, the model takes "
-                f"[batch, {', '.join(map(str, image_shape))}] images"
-            )
-        return
-    if x is None or not hasattr(x, "shape"):
-        return  # Keras' own checks name what is missing or of an unknown kind.
-    if tuple(x.shape[1:]) != tuple(image_shape):
-        raise ValueError(
-            f"{where}: images are {tuple(x.shape)}, the model takes "
-            f"[N, {', '.join(map(str, image_shape))}]"
-        )
-    if isinstance(x, np.ndarray) and np.issubdtype(x.dtype, np.floating) and x.size:
-        low, high = float(np.min(x)), float(np.max(x))
-        if not (0.0 <= low and high <= 1.0):
-            raise ValueError(
-                f"{where}: float images must be finite and in [0, 1], got values from {low} "
-                f"to {high}; divide 0..255 pixels by 255, or pass them as uint8"
-            )
-
-
-def to_unit_float(images):
-    """uint8 pixels -> float32 in [0, 1]; the one conversion that every path uses."""
-    return ops.cast(images, "float32") / 255.0
-
-
-def _as_logs(values):
-    # Keras 3 (3.15) reduces a multi-worker step's logs with strategy.reduce("MEAN",
-    # axis=0), which fails on scalars; as [1] vectors they reduce to the same scalars.
-    strategy = tf.distribute.get_strategy()
-    if (
-        isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
-        and strategy.extended._in_multi_worker_mode()
-    ):
-        return {name: ops.reshape(value, (1,)) for name, value in values.items()}
-    return values
 
 
 def _images_of(data):

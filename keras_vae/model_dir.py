@@ -215,7 +215,9 @@ def load_saved_model_record(saved_model: str) -> tuple[config_lib.Config, dict] 
     if not os.path.isfile(path):
         return None
     raw = _read_record(path)
-    if not isinstance(raw, dict) or not all(isinstance(raw.get(k), dict) for k in ("data", "train")):
+    if not isinstance(raw, dict) or not all(
+        isinstance(raw.get(k), dict) for k in ("data", "train")
+    ):
         return None
     return _parse_record(raw, path)
 

@@ -14,8 +14,6 @@ to float rounding. Other backends, AMSGrad and sparse gradients use Keras' own c
 import keras
 from keras import ops
 
-from keras_vae.model import PACKAGE
-
 
 def _handle(variable):
     # Keras wraps a tf.Variable (the optimizer may be handed either); the raw op
@@ -25,7 +23,7 @@ def _handle(variable):
     return variable.handle
 
 
-@keras.saving.register_keras_serializable(package=PACKAGE)
+@keras.saving.register_keras_serializable(package=__package__)
 class FusedAdam(keras.optimizers.Adam):
     """keras.optimizers.Adam whose dense TensorFlow updates run as one fused kernel."""
 

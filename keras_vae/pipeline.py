@@ -1,9 +1,9 @@
-"""tf.data pipelines that feed in-memory uint8 images to the model.
+"""The tf.data pipelines that feed uint8 images to the model, and the checks of images it is given.
 
 Training batches follow one shuffled order per epoch, `epoch_order(n, seed, epoch)`,
 whichever pipeline builds them, so the two give the same batches:
 - "batched" (the default): one gather per batch from the stored uint8 array. The model
-  converts the bytes to floats in its own graph (`model.to_unit_float`), so the pipeline
+  converts the bytes to floats in its own graph (`to_unit_float`), so the pipeline
   does one small op per batch and moves a quarter of the bytes.
 - "per_example": the textbook pipeline, which reads example by example, batches and
   converts to float32 in tf.data. It is kept to measure against (experiments/benchmark.py).
@@ -13,9 +13,14 @@ import math
 
 import numpy as np
 import tensorflow as tf
+from keras import ops
 
 from keras_vae.config import PIPELINES
-from keras_vae.model import to_unit_float
+
+
+def to_unit_float(images):
+    """uint8 pixels -> float32 in [0, 1]; the one conversion that every path uses."""
+    return ops.cast(images, "float32") / 255.0
 
 
 def steps_per_epoch(num_examples: int, batch_size: int) -> int:
@@ -96,3 +101,40 @@ def evaluation_dataset(images: np.ndarray, batch_size: int) -> tf.data.Dataset:
     if images.dtype != np.uint8:
         raise ValueError(f"images must be uint8, got {images.dtype}")
     return tf.data.Dataset.from_tensor_slices(images).batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def check_images_input(x, y, image_shape, where):
+    """Raises ValueError unless `x` holds images of `image_shape` and no labels come along."""
+    if y is not None or isinstance(x, (tuple, list)):
+        raise ValueError(
+            f"{where} takes images only (a VAE reconstructs its input); it got labels or "
+            "(x, y) pairs, which an unconditional VAE would ignore: pass the images alone, "
+            "e.g. dataset.map(lambda x, y: x)"
+        )
+    if isinstance(x, tf.data.Dataset):
+        spec = x.element_spec
+        if not isinstance(spec, tf.TensorSpec):
+            raise ValueError(
+                f"{where} takes a dataset of image batches; its elements are {spec}: "
+                "map them to the images alone, e.g. dataset.map(lambda x, y: x)"
+            )
+        if not spec.shape[1:].is_compatible_with(image_shape):
+            raise ValueError(
+                f"{where}: the dataset's batches are {spec.shape}, the model takes "
+                f"[batch, {', '.join(map(str, image_shape))}] images"
+            )
+        return
+    if x is None or not hasattr(x, "shape"):
+        return  # Keras' own checks name what is missing or of an unknown kind.
+    if tuple(x.shape[1:]) != tuple(image_shape):
+        raise ValueError(
+            f"{where}: images are {tuple(x.shape)}, the model takes "
+            f"[N, {', '.join(map(str, image_shape))}]"
+        )
+    if isinstance(x, np.ndarray) and np.issubdtype(x.dtype, np.floating) and x.size:
+        low, high = float(np.min(x)), float(np.max(x))
+        if not (0.0 <= low and high <= 1.0):
+            raise ValueError(
+                f"{where}: float images must be finite and in [0, 1], got values from {low} "
+                f"to {high}; divide 0..255 pixels by 255, or pass them as uint8"
+            )

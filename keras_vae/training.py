@@ -36,7 +36,8 @@ from keras_vae import callbacks as callbacks_lib
 from keras_vae import config as config_lib
 from keras_vae import data as data_lib
 from keras_vae.errors import Interrupted
-from keras_vae.model import VAE, to_unit_float
+from keras_vae.model import VAE
+from keras_vae.pipeline import to_unit_float
 
 NUM_FIGURE_EXAMPLES = 30
 MANIFOLD_SIZE = 20

@@ -13,7 +13,8 @@ import tensorflow as tf
 from conftest import LOGICAL_CPUS, REPO, _write_synthetic_folder, synthetic_digits, tiny_config
 
 from keras_vae import distribution, training
-from keras_vae.model import VAE, to_unit_float
+from keras_vae.model import VAE
+from keras_vae.pipeline import to_unit_float
 
 
 def mirrored():

@@ -9,9 +9,8 @@ import sys
 import keras
 import numpy as np
 import pytest
-from keras import ops
-
 from conftest import _write_synthetic_folder
+from keras import ops
 
 from keras_vae import evaluation, handles, latent
 from keras_vae.model import VAE

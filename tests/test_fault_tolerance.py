@@ -16,7 +16,8 @@ from conftest import REPO, _write_synthetic_folder, tiny_config
 
 from keras_vae import backup, training
 from keras_vae.errors import ModelDirError, TrainingError
-from keras_vae.model import VAE, Encoder
+from keras_vae.layers import Encoder
+from keras_vae.model import VAE
 
 
 class Crash(Exception):

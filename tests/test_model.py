@@ -6,7 +6,8 @@ import pytest
 from conftest import synthetic_digits
 from keras import ops
 
-from keras_vae.model import VAE, Sampling
+from keras_vae.layers import Sampling
+from keras_vae.model import VAE
 
 
 def _images(n=32, seed=0):
