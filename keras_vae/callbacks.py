@@ -1,106 +1,26 @@
-"""Keras callbacks of a training run: epoch summary, objective schedules, checkpoints, images."""
+"""Keras callbacks of a training run: objective schedules, checkpoints, backups, learning curve.
+
+What a run prints is in keras_vae/progress.py; what its TensorBoard images show is
+drawn in keras_vae/figures.py, and `ImageSummaries` writes them at the right epochs.
+"""
 
 import math
 import os
-import sys
 import time
 
 import keras
-import matplotlib
 import numpy as np
 import tensorflow as tf
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 
-from keras_vae import backup, figures, latent, learning_rates, model_dir, objectives
+from keras_vae import backup, figures, latent, learning_rates, model_dir, objectives, progress
 from keras_vae.errors import TrainingError
-
-
-class EpochSummary(keras.callbacks.Callback):
-    """Prints one line per epoch with train and validation loss, reconstruction and KL."""
-
-    def __init__(self, epochs: int, print_fn=print, epoch_seconds=()):
-        super().__init__()
-        self.epochs = epochs
-        self.print_fn = print_fn
-        # Those of earlier epochs, when a run resumes.
-        self.epoch_seconds = list(epoch_seconds)
-        self._start = 0.0
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._start = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        seconds = time.perf_counter() - self._start
-        self.epoch_seconds.append(seconds)
-        logs = logs or {}
-
-        def part(prefix):
-            return (
-                f"loss {logs.get(prefix + 'loss', float('nan')):.2f} "
-                f"(reconstruction {logs.get(prefix + 'reconstruction', float('nan')):.2f}, "
-                f"KL {logs.get(prefix + 'kl', float('nan')):.2f})"
-            )
-
-        self.print_fn(
-            f"epoch {epoch + 1}/{self.epochs}: train {part('')} | "
-            f"validation {part('val_')} | {seconds:.1f} s",
-            flush=True,
-        )
-
-
-class ProgressBar(keras.callbacks.Callback):
-    """A one-line progress bar of the epoch's steps, for a terminal only.
-
-    Keras' own bar counts calls rather than steps when several steps run per call (it
-    showed 64/57), and fills a redirected log with backspaces and ANSI codes. This one
-    rewrites a single line with carriage returns, at most a few times a second, and
-    clears it before the epoch's summary line is printed.
-    """
-
-    def __init__(self, epochs: int, steps_per_epoch: int, stream=None):
-        super().__init__()
-        self.epochs = epochs
-        self.steps_per_epoch = max(1, steps_per_epoch)
-        self.stream = stream or sys.stdout
-        self._epoch = 0
-        self._shown = 0.0
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._epoch = epoch
-        self._shown = 0.0
-        self._draw(0, None)
-
-    def on_train_batch_end(self, batch, logs=None):
-        now = time.monotonic()
-        if now - self._shown < 0.25:
-            return
-        self._shown = now
-        # `batch` is the index of the last step run; clamp against a call's overshoot.
-        self._draw(min(batch + 1, self.steps_per_epoch), (logs or {}).get("loss"))
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.stream.write("\r\033[K")
-        self.stream.flush()
-
-    def _draw(self, done, loss):
-        width = 30
-        filled = width * done // self.steps_per_epoch
-        text = (
-            f"\repoch {self._epoch + 1}/{self.epochs} [{'=' * filled}{'.' * (width - filled)}] "
-            f"{done}/{self.steps_per_epoch}"
-        )
-        if loss is not None:
-            text += f" loss {float(loss):.2f}"
-        self.stream.write(text + "\033[K")
-        self.stream.flush()
 
 
 class ObjectiveSchedule(keras.callbacks.Callback):
     """Sets the model's KL weight, capacity target and learning rate at the start of every epoch.
 
-    The values come from `keras_vae.objectives` and `keras_vae.learning_rates`, ramping up to the model's `beta` and
-    `capacity_max`, and (with a learning-rate schedule) down from `learning_rate`. They
+    The values come from `keras_vae.objectives` and `keras_vae.learning_rates`, ramping
+    up to the model's `beta` and `capacity_max`, and (with a learning-rate schedule) down from `learning_rate`. They
     live in non-trainable variables, which the compiled train step reads, so changing
     them does not retrace it.
     """
@@ -122,7 +42,9 @@ class ObjectiveSchedule(keras.callbacks.Callback):
         model = self.model
         if self.learning_rate_schedule != "constant":
             model.optimizer.learning_rate.assign(
-                learning_rates.learning_rate_at(epoch, self.learning_rate, self.learning_rate_schedule)
+                learning_rates.learning_rate_at(
+                    epoch, self.learning_rate, self.learning_rate_schedule
+                )
             )
         model.kl_weight.assign(objectives.kl_weight_at(epoch, model.beta, self.kl_warmup_epochs))
         if model.capacity is not None:
@@ -276,7 +198,7 @@ class Backup(keras.callbacks.Callback):
     `EpochSummary`'s times), so the backup of an epoch includes their updates.
     """
 
-    def __init__(self, folder: str, checkpoints: "Checkpoints", summary: EpochSummary):
+    def __init__(self, folder: str, checkpoints: "Checkpoints", summary: progress.EpochSummary):
         super().__init__()
         self.folder = folder
         self.checkpoints = checkpoints
@@ -296,89 +218,6 @@ class Backup(keras.callbacks.Callback):
         )
 
 
-MANIFOLD_SIZE = 15
-FIGURE_DPI = 80
-ENCODINGS_FIGSIZE = (6.0, 4.5)  # inches: 480x360 px at FIGURE_DPI
-
-
-def manifold_latents(n: int, kl: np.ndarray) -> tuple[np.ndarray, tuple[int, ...], int]:
-    """Latent points to decode for a manifold image: (z, the dimensions varied, columns).
-
-    Two dimensions vary over `figures.normal_quantile_grid(n)`, z[dims[0]] to the right
-    and z[dims[1]] upwards: all of them for 2 latent dimensions, else the two with the
-    largest average KL `kl` [L], which carry the most information about x, the others 0.
-    One latent dimension varies along a single row.
-    """
-    latent_dims = len(kl)
-    grid = figures.normal_quantile_grid(n)
-    if latent_dims == 1:
-        return grid[:n, :1], (0,), n
-    dims = (0, 1) if latent_dims == 2 else tuple(latent.most_informative_dimensions(kl, 2))
-    z = np.zeros((n * n, latent_dims), np.float32)
-    z[:, dims[0]], z[:, dims[1]] = grid[:, 0], grid[:, 1]
-    return z, dims, n
-
-
-def manifold_description(n: int, dims: tuple[int, ...], latent_dims: int) -> str:
-    """What `manifold_latents` decoded, for the summary's description."""
-    if latent_dims == 1:
-        return f"pixel means decoded at {n} Normal quantiles of z[0], increasing to the right"
-    text = (
-        f"pixel means decoded over a {n}x{n} grid of Normal quantiles of "
-        f"(z[{dims[0]}], z[{dims[1]}]): z[{dims[0]}] increases to the right, "
-        f"z[{dims[1]}] upwards"
-    )
-    if latent_dims > 2:
-        text += (
-            "; the two dimensions with the largest average KL(q(z_i|x) || N(0, 1)) "
-            f"on the test images, the other {latent_dims - 2} held at 0"
-        )
-    return text
-
-
-def figure_to_rgb(fig: Figure) -> np.ndarray:
-    """Renders a matplotlib figure to a uint8 RGB array [height, width, 3]."""
-    canvas = FigureCanvasAgg(fig)
-    canvas.draw()
-    return np.asarray(canvas.buffer_rgba())[..., :3].copy()
-
-
-def encodings_image(
-    means: np.ndarray, labels: np.ndarray, class_names: tuple[str, ...]
-) -> np.ndarray:
-    """A scatter plot of posterior means [N, L] coloured by class, as RGB [H, W, 3].
-
-    Two dimensions are plotted as they are; more are projected onto their first two
-    principal components; one is plotted against the label.
-    """
-    latent_dims = means.shape[1]
-    if latent_dims == 1:
-        xy = np.stack([means[:, 0], labels], axis=1).astype(np.float32)
-        title, axes = "Test-set posterior means", ("z[0] (posterior mean)", "label")
-    elif latent_dims == 2:
-        xy = means
-        title, axes = "Test-set posterior means", ("z[0] (posterior mean)", "z[1] (posterior mean)")
-    else:
-        xy, _ = latent.principal_components(means)
-        title = f"Test-set posterior means ({latent_dims}-D), PCA: first two components"
-        axes = ("principal component 1", "principal component 2")
-    # Not pyplot: no global figure state, and nothing to close.
-    fig = Figure(figsize=ENCODINGS_FIGSIZE, dpi=FIGURE_DPI, layout="constrained")
-    ax = fig.add_subplot()
-    cmap = matplotlib.colormaps["tab10" if len(class_names) <= 10 else "tab20"]
-    for label in np.unique(labels):
-        points = xy[labels == label]
-        name = class_names[label] if 0 <= label < len(class_names) else str(label)
-        ax.scatter(
-            points[:, 0], points[:, 1], s=6, alpha=0.7, color=cmap(label % cmap.N), label=name
-        )
-    ax.set_title(title, fontsize="medium")
-    ax.set_xlabel(axes[0])
-    ax.set_ylabel(axes[1])
-    fig.legend(loc="outside right upper", title="class", markerscale=2, fontsize="small")
-    return figure_to_rgb(fig)
-
-
 class ImageSummaries(keras.callbacks.Callback):
     """Writes TensorBoard images every few epochs: test reconstructions, prior samples, the
     decoded latent manifold and, given labels, a scatter plot of the test encodings."""
@@ -396,7 +235,7 @@ class ImageSummaries(keras.callbacks.Callback):
         test_labels: np.ndarray | None = None,
         class_names: tuple[str, ...] = (),
         num_reconstructions: int = 32,
-        manifold_size: int = MANIFOLD_SIZE,
+        manifold_size: int = figures.MANIFOLD_SIZE,
     ):
         super().__init__()
         if test_labels is not None and len(test_labels) != len(test_images):
@@ -435,7 +274,9 @@ class ImageSummaries(keras.callbacks.Callback):
         )
         sample_grid = figures.image_grid(self._decode(self.z), self.cols)
         n = self.manifold_size
-        z, dims, manifold_cols = manifold_latents(n, latent.kl_per_dimension(mean, log_variance))
+        z, dims, manifold_cols = figures.manifold_latents(
+            n, latent.kl_per_dimension(mean, log_variance)
+        )
         manifold_grid = figures.image_grid(self._decode(z), manifold_cols, pad=0)
         with self.writer.as_default(step=epoch):
             tf.summary.image(
@@ -451,12 +292,12 @@ class ImageSummaries(keras.callbacks.Callback):
             tf.summary.image(
                 "manifold",
                 manifold_grid[None, ..., None],
-                description=manifold_description(n, dims, mean.shape[1]),
+                description=figures.manifold_description(n, dims, mean.shape[1]),
             )
             if self.test_labels is not None:
                 tf.summary.image(
                     "encodings",
-                    encodings_image(mean, self.test_labels, self.class_names)[None],
+                    figures.encodings_image(mean, self.test_labels, self.class_names)[None],
                     description=f"posterior means of {len(mean)} test images, by class",
                 )
         self.writer.flush()

@@ -1,4 +1,8 @@
-"""Matplotlib figures and image grids made from numpy arrays (no TensorFlow here)."""
+"""Matplotlib figures and image grids made from numpy arrays (no TensorFlow here).
+
+The PNG files of the visualize command and of a run's figures/ folder, and the
+images that training writes to TensorBoard (rendered to RGB arrays).
+"""
 
 import os
 import statistics
@@ -8,6 +12,10 @@ import matplotlib
 matplotlib.use("Agg")  # Files only: runs on machines without a display.
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from keras_vae import latent
 
 
 def image_grid(images: np.ndarray, cols: int, pad: int = 1) -> np.ndarray:
@@ -185,3 +193,88 @@ def save_arithmetic(path: str, frames: np.ndarray, strengths, towards: str, away
         f"test images of class {away}",
     )
     _save(fig, path)
+
+
+# --- TensorBoard's images of a training run (keras_vae.callbacks.ImageSummaries).
+
+MANIFOLD_SIZE = 15
+FIGURE_DPI = 80
+ENCODINGS_FIGSIZE = (6.0, 4.5)  # inches: 480x360 px at FIGURE_DPI
+
+
+def manifold_latents(n: int, kl: np.ndarray) -> tuple[np.ndarray, tuple[int, ...], int]:
+    """Latent points to decode for a manifold image: (z, the dimensions varied, columns).
+
+    Two dimensions vary over `normal_quantile_grid(n)`, z[dims[0]] to the right
+    and z[dims[1]] upwards: all of them for 2 latent dimensions, else the two with the
+    largest average KL `kl` [L], which carry the most information about x, the others 0.
+    One latent dimension varies along a single row.
+    """
+    latent_dims = len(kl)
+    grid = normal_quantile_grid(n)
+    if latent_dims == 1:
+        return grid[:n, :1], (0,), n
+    dims = (0, 1) if latent_dims == 2 else tuple(latent.most_informative_dimensions(kl, 2))
+    z = np.zeros((n * n, latent_dims), np.float32)
+    z[:, dims[0]], z[:, dims[1]] = grid[:, 0], grid[:, 1]
+    return z, dims, n
+
+
+def manifold_description(n: int, dims: tuple[int, ...], latent_dims: int) -> str:
+    """What `manifold_latents` decoded, for the summary's description."""
+    if latent_dims == 1:
+        return f"pixel means decoded at {n} Normal quantiles of z[0], increasing to the right"
+    text = (
+        f"pixel means decoded over a {n}x{n} grid of Normal quantiles of "
+        f"(z[{dims[0]}], z[{dims[1]}]): z[{dims[0]}] increases to the right, "
+        f"z[{dims[1]}] upwards"
+    )
+    if latent_dims > 2:
+        text += (
+            "; the two dimensions with the largest average KL(q(z_i|x) || N(0, 1)) "
+            f"on the test images, the other {latent_dims - 2} held at 0"
+        )
+    return text
+
+
+def figure_to_rgb(fig: Figure) -> np.ndarray:
+    """Renders a matplotlib figure to a uint8 RGB array [height, width, 3]."""
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    return np.asarray(canvas.buffer_rgba())[..., :3].copy()
+
+
+def encodings_image(
+    means: np.ndarray, labels: np.ndarray, class_names: tuple[str, ...]
+) -> np.ndarray:
+    """A scatter plot of posterior means [N, L] coloured by class, as RGB [H, W, 3].
+
+    Two dimensions are plotted as they are; more are projected onto their first two
+    principal components; one is plotted against the label.
+    """
+    latent_dims = means.shape[1]
+    if latent_dims == 1:
+        xy = np.stack([means[:, 0], labels], axis=1).astype(np.float32)
+        title, axes = "Test-set posterior means", ("z[0] (posterior mean)", "label")
+    elif latent_dims == 2:
+        xy = means
+        title, axes = "Test-set posterior means", ("z[0] (posterior mean)", "z[1] (posterior mean)")
+    else:
+        xy, _ = latent.principal_components(means)
+        title = f"Test-set posterior means ({latent_dims}-D), PCA: first two components"
+        axes = ("principal component 1", "principal component 2")
+    # Not pyplot: no global figure state, and nothing to close.
+    fig = Figure(figsize=ENCODINGS_FIGSIZE, dpi=FIGURE_DPI, layout="constrained")
+    ax = fig.add_subplot()
+    cmap = matplotlib.colormaps["tab10" if len(class_names) <= 10 else "tab20"]
+    for label in np.unique(labels):
+        points = xy[labels == label]
+        name = class_names[label] if 0 <= label < len(class_names) else str(label)
+        ax.scatter(
+            points[:, 0], points[:, 1], s=6, alpha=0.7, color=cmap(label % cmap.N), label=name
+        )
+    ax.set_title(title, fontsize="medium")
+    ax.set_xlabel(axes[0])
+    ax.set_ylabel(axes[1])
+    fig.legend(loc="outside right upper", title="class", markerscale=2, fontsize="small")
+    return figure_to_rgb(fig)

@@ -30,6 +30,7 @@ from keras_vae import (
     objectives,
     optimizers,
     pipeline,
+    progress,
     projector,
 )
 from keras_vae import callbacks as callbacks_lib
@@ -217,7 +218,7 @@ def _progress_bar(train: config_lib.TrainConfig, num_train: int) -> list:
     if train.verbose != 1 or not sys.stdout.isatty():
         return []
     steps = -(-num_train // train.batch_size)
-    return [callbacks_lib.ProgressBar(train.epochs, steps)]
+    return [progress.ProgressBar(train.epochs, steps)]
 
 
 def _curve_callbacks(train: config_lib.TrainConfig, splits, path: str) -> list:
@@ -313,9 +314,7 @@ def _train_and_evaluate(config, splits, strategy, path, chief, extra_callbacks) 
     carried = state.get("callbacks", {})
     if first_epoch:
         print(f"resuming after epoch {first_epoch} from {config.model_dir}/{model_dir.BACKUP}")
-    summary = callbacks_lib.EpochSummary(
-        train.epochs, epoch_seconds=carried.get("epoch_seconds", ())
-    )
+    summary = progress.EpochSummary(train.epochs, epoch_seconds=carried.get("epoch_seconds", ()))
     checkpoints = callbacks_lib.Checkpoints(
         os.path.join(path, model_dir.CHECKPOINTS),
         settled_epoch=objectives.first_settled_epoch(train.kl_warmup_epochs, train.capacity_epochs),

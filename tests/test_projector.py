@@ -148,15 +148,15 @@ def test_tensorboard_projector_plugin_serves_the_embedding(written):
 
 
 def test_manifold_latents_vary_the_two_most_informative_dimensions():
-    z, dims, cols = callbacks.manifold_latents(3, np.array([0.1, 2.0, 0.0, 1.0]))
+    z, dims, cols = figures.manifold_latents(3, np.array([0.1, 2.0, 0.0, 1.0]))
     assert dims == (1, 3) and cols == 3 and z.shape == (9, 4)
     grid = figures.normal_quantile_grid(3)
     np.testing.assert_array_equal(z[:, [1, 3]], grid)
     assert not z[:, [0, 2]].any()
-    assert "z[1]" in callbacks.manifold_description(3, dims, 4)
-    z, dims, cols = callbacks.manifold_latents(3, np.array([0.1, 2.0]))
+    assert "z[1]" in figures.manifold_description(3, dims, 4)
+    z, dims, cols = figures.manifold_latents(3, np.array([0.1, 2.0]))
     np.testing.assert_array_equal(z, grid)
-    z, dims, cols = callbacks.manifold_latents(3, np.array([0.5]))
+    z, dims, cols = figures.manifold_latents(3, np.array([0.5]))
     assert z.shape == (3, 1) and cols == 3 and np.all(np.diff(z[:, 0]) > 0)
 
 
@@ -211,7 +211,7 @@ def test_image_summaries_include_manifold_and_encodings(tmp_path, latent_dims):
     acc, shapes = _image_summaries(str(tmp_path))
     assert set(shapes) == {"reconstructions", "samples", "manifold", "encodings"}
     assert shapes["manifold"][:2] == (5 * 4, 5 * 4)
-    width, height = (round(d * callbacks.FIGURE_DPI) for d in callbacks.ENCODINGS_FIGSIZE)
+    width, height = (round(d * figures.FIGURE_DPI) for d in figures.ENCODINGS_FIGSIZE)
     assert shapes["encodings"] == (height, width, 3)
     description = acc.SummaryMetadata("manifold").summary_description
     assert ("largest average KL" in description) == (latent_dims > 2)
