@@ -30,7 +30,7 @@ _EXPORTS = {
     "TrainConfig": "keras_vae.config",
     "train_and_evaluate": "keras_vae.training",
     "export_saved_model": "keras_vae.export",
-    "load_checkpoint": "keras_vae.checkpoints",
+    "load_checkpoint": "keras_vae.model_dir",
     "load_splits": "keras_vae.data",
     "KerasVAEError": "keras_vae.errors",
 }

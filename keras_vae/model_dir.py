@@ -1,4 +1,5 @@
-"""The layout of a model directory, and writing into it without ever leaving half a file.
+"""The layout of a model directory, writing into it without ever leaving half a file, and
+reading it back (its config, a SavedModel's run record, its `.keras` checkpoints).
 
 config.json      the resolved Config and the data source actually used
 nll_curve.json   the test NLL every --curve_every_epochs epochs, when asked for
@@ -12,15 +13,22 @@ saved_model/     TF SavedModel with the serving signatures (see export.py); its
                  SavedModel alone says what it was trained on
 logs/            TensorBoard event files (train/, validation/, images/) and projector/
 figures/         PNG figures
+
+Checkpoints load in Keras' safe mode (`load_checkpoint`): a `.keras` file is a zip of
+a JSON config and weights, and safe mode refuses configs that would deserialize Python
+code (a Lambda layer's pickled bytecode), so a checkpoint from elsewhere cannot run
+code when it is loaded. Nothing in keras_vae unpickles; resume state is HDF5 weights
+and JSON (backup.py). About 310 lines: one file per run's layout, read and written.
 """
 
 import json
 import os
 import shutil
 import tempfile
+import zipfile
 
 from keras_vae import config as config_lib
-from keras_vae.errors import ConfigError, ModelDirError
+from keras_vae.errors import ConfigError, ModelDirError, first_line
 
 CONFIG = "config.json"
 METRICS = "metrics.json"
@@ -287,3 +295,21 @@ def resolve_model_source(
             "(exported by an older keras_vae); give --dataset"
         )
     return saved_model, binarize or "dynamic"
+
+
+def load_checkpoint(path: str):
+    """The VAE saved at `path` (keras_vae.load_checkpoint("runs/vae/checkpoints/best.keras"));
+    raises ModelDirError with one line if it cannot be read."""
+    import keras
+
+    import keras_vae.model  # noqa: F401  (registers the classes the file names)
+    import keras_vae.optimizers  # noqa: F401
+
+    if not os.path.isfile(path):
+        raise ModelDirError(f"checkpoint {path} does not exist")
+    if not zipfile.is_zipfile(path):
+        raise ModelDirError(f"checkpoint {path} is not a .keras file (not a zip archive)")
+    try:
+        return keras.saving.load_model(path, safe_mode=True)
+    except Exception as e:  # Keras raises ValueError, TypeError, KeyError, OSError...
+        raise ModelDirError(f"cannot load checkpoint {path}: {first_line(e)}") from None
