@@ -161,6 +161,12 @@ class TrainConfig:
         "Adam epsilon (Keras' default 1e-7; Burda et al. 2015: 1e-4).",
         check=finite(0, strict=True, requirement="a positive number"),
     )
+    global_clipnorm: float = option(
+        0.0,
+        "If > 0, scale each step's gradients so their global norm is at most this "
+        "(Keras' global_clipnorm); 0: no clipping.",
+        check=finite(0),
+    )
     seed: int = option(
         0,
         "Seeds initialisation, shuffling, sampling and binarization.",

@@ -144,6 +144,15 @@ def _first_difference(old: dict, new: dict, prefix: str = "") -> str | None:
     return None
 
 
+def _with_defaults(record: dict) -> dict:
+    """A config record with the options it predates at their defaults, so a run written
+    before an option existed resumes when the option is left at its default."""
+    try:
+        return config_lib.Config.from_dict(record).to_dict()
+    except (TypeError, KeyError, ValueError, ConfigError):
+        return record  # Compared as it is: the difference is then named.
+
+
 def check_run(path: str, config: dict) -> bool:
     """Raises ModelDirError unless `path` can take the run `config` (Config.to_dict()).
 
@@ -174,7 +183,7 @@ def check_run(path: str, config: dict) -> bool:
             "choose a new or empty model_dir so nothing is overwritten"
         )
     difference = _first_difference(
-        {k: previous.get(k) for k in sections}, {k: config[k] for k in sections}
+        {k: _with_defaults(previous).get(k) for k in sections}, {k: config[k] for k in sections}
     )
     if difference:
         raise ModelDirError(

@@ -131,7 +131,11 @@ def compile_model(model: VAE, train: config_lib.TrainConfig, steps: int | None =
     default train.steps_per_execution)."""
     optimizer_class = optimizers.FusedAdam if train.fused_optimizer else keras.optimizers.Adam
     model.compile(
-        optimizer=optimizer_class(learning_rate=train.learning_rate, epsilon=train.adam_epsilon),
+        optimizer=optimizer_class(
+            learning_rate=train.learning_rate,
+            epsilon=train.adam_epsilon,
+            global_clipnorm=train.global_clipnorm or None,
+        ),
         jit_compile=use_jit_compile(train.jit_compile),
         steps_per_execution=steps or train.steps_per_execution,
     )

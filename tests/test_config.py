@@ -352,3 +352,16 @@ print("ok", len(defined))
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.startswith("ok")
+
+
+def test_a_run_written_before_an_option_existed_resumes_with_the_option_at_its_default(tmp_path):
+    from keras_vae import model_dir
+
+    config = Config(model_dir=str(tmp_path)).to_dict()
+    older = json.loads(json.dumps(config))
+    del older["train"]["global_clipnorm"]  # The record of a version without the option.
+    (tmp_path / "config.json").write_text(json.dumps(older))
+    assert model_dir.check_run(str(tmp_path), config) is True
+    changed = Config(model_dir=str(tmp_path), train=TrainConfig(global_clipnorm=1.0))
+    with pytest.raises(Exception, match="global_clipnorm: 0.0 there, 1.0 now"):
+        model_dir.check_run(str(tmp_path), changed.to_dict())

@@ -202,3 +202,17 @@ def test_curve_table_prints_the_points_with_their_learning_rates(tmp_path):
     rows = [line for line in result.stdout.splitlines() if line.startswith("| ")][1:]
     # Epoch 1 is stage 0 (1e-3), epochs 2-4 stage 1, epoch 5 stage 2 of Burda's schedule.
     assert rows == ["| 1 | 0.001 | 120.50 |", "| 4 | 0.00072 | 110.25 |", "| 5 | 0.000518 | 101.00 |"]
+
+
+def test_the_readmes_flag_table_is_the_configs():
+    # The table is generated from the fields that the flags are generated from; an
+    # option added to a config without rerunning experiments/readme_flags.py fails here.
+    sys.path.insert(0, os.path.join(REPO, "experiments"))
+    try:
+        import readme_flags
+    finally:
+        sys.path.pop(0)
+    readme = open(os.path.join(REPO, "README.md")).read()
+    assert "<!-- flags:train -->" in readme
+    assert readme_flags.render(readme) == readme, "run: python experiments/readme_flags.py"
+    assert "| `--global_clipnorm` | 0 |" in readme

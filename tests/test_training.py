@@ -106,3 +106,13 @@ def test_read_only_parent_is_refused(tmp_path):
     parent.chmod(0o555)
     with pytest.raises(ModelDirError, match="not writable"):
         model_dir.check_writable(str(parent / "run"))
+
+
+def test_global_clipnorm_reaches_the_optimizer():
+    from keras_vae import config as config_lib
+    from keras_vae.model import VAE
+
+    for clip, expected in ((0.0, None), (2.5, 2.5)):
+        model = VAE(latent_dims=2, hidden_units=(8,))
+        training.compile_model(model, config_lib.TrainConfig(global_clipnorm=clip))
+        assert model.optimizer.global_clipnorm == expected
