@@ -3,7 +3,8 @@
 `load_splits` resolves a `DataConfig` to train / validation / test arrays and a
 `source` record saying where they came from (written to the run's config.json).
 Everything here is numpy; TensorFlow Datasets is imported only when a tfds name
-is asked for.
+is asked for. About 400 lines: every source a run can name and how its splits are
+rebuilt; the file formats are read in their own modules (idx.py).
 """
 
 import dataclasses

@@ -54,8 +54,14 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
 
 
 def is_default(strategy: tf.distribute.Strategy) -> bool:
-    """Whether `strategy` is TensorFlow's default, no-distribution strategy."""
-    return type(strategy).__name__ == "_DefaultDistributionStrategy"
+    """Whether `strategy` is TensorFlow's default, no-distribution strategy.
+
+    TensorFlow has no public type for it; of the strategies `make_strategy` makes, it is
+    the one that is neither mirrored kind.
+    """
+    return not isinstance(
+        strategy, (tf.distribute.MirroredStrategy, tf.distribute.MultiWorkerMirroredStrategy)
+    )
 
 
 def is_chief(strategy: tf.distribute.Strategy) -> bool:

@@ -3,6 +3,8 @@
     metrics = training.train_and_evaluate(config)
 
 is what `python -m keras_vae.train` runs, and what tests call with tiny configs.
+About 420 lines because it is the run's steps in the order they happen (runtime,
+model, data, callbacks, fit, evaluation, export, figures), which read best together.
 """
 
 import contextlib
