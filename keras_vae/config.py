@@ -41,6 +41,16 @@ EMNIST_CONFIGS = ("byclass", "bymerge", "balanced", "letters", "digits", "mnist"
 # `mnist` names, and the 5,000-digit sample that small tests train on.
 BUNDLED_DATASETS = ("mnist", "mnist_sample")
 BUNDLED_DATASET = "mnist_sample"
+# Read from files in --data_dir (../shared/data/README.md describes them):
+# binarized_mnist, Larochelle & Murray's static MNIST (binarized_mnist_{train,valid,
+# test}.amat[.gz], its own validation set, already 0/1); frey_face, frey_rawface.mat
+# (1,965 grey 28x20 faces with no split: test_fraction of them are the test set).
+FILE_DATASETS = ("binarized_mnist", "frey_face")
+# Data sets whose pixels are already 0 or 1: binarize must be none (or auto).
+BINARY_DATASETS = ("binarized_mnist",)
+# Data sets that bring their own validation split; those that need a test split cut.
+OWN_VALIDATION_DATASETS = ("binarized_mnist",)
+NO_TEST_SPLIT_DATASETS = ("frey_face",)
 IDX_PREFIX = "idx:"
 # tfds:NAME asks tfds for a name keras_vae also ships (tfds:mnist), e.g. to rebuild the
 # data of a run that was trained on tfds' copy, whose training images are in another order.
@@ -118,12 +128,17 @@ class DataConfig:
     dataset: str = option(
         "mnist",
         "mnist (the full official MNIST, shipped with keras_vae), mnist_sample (5,000 of its "
-        "training digits), fashion_mnist, kmnist, emnist/CONFIG (tfds), tfds:NAME or "
-        "idx:FOLDER (MNIST-format IDX files).",
+        "training digits), binarized_mnist (Larochelle's static MNIST, .amat files in "
+        "--data_dir), frey_face (frey_rawface.mat in --data_dir), fashion_mnist, kmnist, "
+        "emnist/CONFIG (tfds), tfds:NAME or idx:FOLDER (MNIST-format IDX files).",
         # dataset_kind raises its own message, which lists the names it knows.
         check=Check(lambda v: bool(dataset_kind(v)), "a data set keras_vae can load"),
     )
-    data_dir: str | None = option(None, "tfds data directory (default: tfds' own).")
+    data_dir: str | None = option(
+        None,
+        "The folder of binarized_mnist's or frey_face's files; for tfds names, tfds' data "
+        "directory (default: tfds' own).",
+    )
     binarize: str = option(
         "auto",
         "none, static (once), dynamic (fresh bits every step) or auto (dynamic for "
@@ -132,12 +147,39 @@ class DataConfig:
     )
     validation_fraction: float = option(
         0.1,
-        "Fraction of the training set held out for validation.",
+        "Fraction of the training set held out for validation (seeded by --seed); "
+        "binarized_mnist has its own validation set.",
+        check=Check(lambda v: 0 < v < 1, "between 0 and 1"),
+    )
+    test_fraction: float = option(
+        0.1,
+        "For data without a test split (frey_face): the fraction held out for test, drawn "
+        "with a fixed seed so every run is scored on the same images.",
         check=Check(lambda v: 0 < v < 1, "between 0 and 1"),
     )
 
     def __post_init__(self):
         options.validate(self)
+        defaults = DataConfig.__dataclass_fields__
+        if self.dataset in OWN_VALIDATION_DATASETS:
+            _require(
+                self.validation_fraction == defaults["validation_fraction"].default,
+                f"{self.dataset} has its own validation set; validation_fraction does not "
+                f"apply (leave it at its default), got {self.validation_fraction!r}",
+            )
+        if self.dataset not in NO_TEST_SPLIT_DATASETS:
+            _require(
+                self.test_fraction == defaults["test_fraction"].default,
+                f"{self.dataset} has its own test set; test_fraction applies to "
+                f"{', '.join(NO_TEST_SPLIT_DATASETS)} only, got {self.test_fraction!r}",
+            )
+        if self.dataset in BINARY_DATASETS:
+            _require(
+                self.binarize in ("none", "auto"),
+                f"{self.dataset} is already binary (a fixed binarization, the literature's "
+                f"static MNIST), so binarize={self.binarize} would change the data set; use "
+                "binarize=none or auto",
+            )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -303,6 +345,8 @@ def dataset_kind(name: str) -> str:
     """'bundled', 'idx' or 'tfds'; raises ConfigError for a name keras_vae cannot load."""
     if name in BUNDLED_DATASETS:
         return "bundled"
+    if name in FILE_DATASETS:
+        return "files"
     if name.startswith(IDX_PREFIX):
         _require(
             len(name) > len(IDX_PREFIX), "dataset idx: needs a folder, e.g. idx:/path/to/mnist"
@@ -317,7 +361,8 @@ def dataset_kind(name: str) -> str:
         return "tfds"
     raise ConfigError(
         f"unknown dataset {name!r}: expected one of {', '.join(TFDS_DATASETS)}, "
-        f"emnist/{{{','.join(EMNIST_CONFIGS)}}}, {BUNDLED_DATASET}, idx:FOLDER or tfds:NAME"
+        f"emnist/{{{','.join(EMNIST_CONFIGS)}}}, {', '.join(BUNDLED_DATASETS)}, "
+        f"{', '.join(FILE_DATASETS)} (with data_dir), idx:FOLDER or tfds:NAME"
     )
 
 
@@ -365,11 +410,19 @@ def validate_model(m: ModelConfig) -> None:
 
 
 def check_data_folder(d: DataConfig) -> None:
-    """That the IDX folder `d` names exists: checked when a run starts, not when the
+    """That the data folder `d` names exists: checked when a run starts, not when the
     config is built (the folder may be made later)."""
-    if dataset_kind(d.dataset) == "idx":
+    kind = dataset_kind(d.dataset)
+    if kind == "idx":
         folder = d.dataset[len(IDX_PREFIX) :]
         _require(os.path.isdir(folder), f"IDX data folder {folder} does not exist")
+    if kind == "files":
+        _require(
+            bool(d.data_dir),
+            f"dataset {d.dataset} is read from files: name their folder with data_dir "
+            "(e.g. --data_dir=../shared/data/" + d.dataset + ")",
+        )
+        _require(os.path.isdir(d.data_dir), f"data_dir {d.data_dir} does not exist")
 
 
 def validate_schedules(m: ModelConfig, t: TrainConfig) -> None:
@@ -395,6 +448,11 @@ def validate_schedules(m: ModelConfig, t: TrainConfig) -> None:
 
 def validate_likelihood_and_data(m: ModelConfig, d: DataConfig) -> None:
     """Refuses a likelihood that does not fit the data it is given."""
+    _require(
+        not (m.likelihood == "gaussian" and d.dataset in BINARY_DATASETS),
+        f"likelihood=gaussian is a density of grey levels; {d.dataset}'s pixels are 0 or 1, "
+        "where it means nothing: use likelihood=bernoulli",
+    )
     _require(
         not (m.likelihood == "gaussian" and d.binarize in ("static", "dynamic")),
         f"likelihood=gaussian is a density of grey levels; with binarize={d.binarize} "
@@ -444,6 +502,8 @@ def resolve(config: Config) -> Config:
     data = config.data
     if data.binarize == "auto":
         binarize = "dynamic" if config.model.likelihood == "bernoulli" else "none"
+        if data.dataset in BINARY_DATASETS:
+            binarize = "none"  # Already 0/1: used as they are.
         data = dataclasses.replace(data, binarize=binarize)
     return dataclasses.replace(config, data=data)
 

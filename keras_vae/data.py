@@ -17,8 +17,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from keras_vae import amat, frey_face, idx
 from keras_vae import config as config_lib
-from keras_vae import idx
 from keras_vae import model_dir as model_dir_lib
 from keras_vae.errors import ConfigError, DataError, first_line
 
@@ -54,6 +54,10 @@ BUNDLED_DESCRIPTIONS = {
     "mnist": "the official MNIST: 60,000 training and 10,000 test digits",
     "mnist_sample": "5,000 MNIST training digits and the official 10,000 test digits",
 }
+# frey_face's test images: test_fraction of the faces drawn with this seed, whatever the
+# run's --seed, so that every run is scored on the same faces.
+TEST_SPLIT_SEED = 4321
+UNLABELLED = ("unlabelled",)
 # Validation and test images of binary-likelihood runs are binarized once with this
 # seed, whatever the run's --seed, so that every run is scored on the same bits.
 EVAL_BINARIZATION_SEED = 1234
@@ -300,13 +304,48 @@ def _bundled(name: str) -> tuple[dict, tuple, dict]:
     return arrays, tuple(str(i) for i in range(10)), source
 
 
+def _unlabelled(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return images, np.zeros(len(images), np.int64)
+
+
+def _load_files(data: config_lib.DataConfig) -> tuple[dict, tuple, dict]:
+    """binarized_mnist or frey_face from the files in data.data_dir (no labels either)."""
+    folder = os.path.abspath(data.data_dir)
+    if data.dataset == "binarized_mnist":
+        paths = {split: amat.split_path(folder, split) for split in amat.SPLIT_STEMS}
+        arrays = {split: _unlabelled(amat.read(path)) for split, path in paths.items()}
+        extra = {"validation": "the data set's own (binarized_mnist_valid.amat)"}
+    else:
+        paths = {"all": frey_face.file_path(folder)}
+        faces = frey_face.read(paths["all"])
+        order = np.random.default_rng(TEST_SPLIT_SEED).permutation(len(faces))
+        num_test = max(1, round(len(faces) * data.test_fraction))
+        if num_test >= len(faces):
+            raise DataError(f"{len(faces)} faces are too few to hold out a test split")
+        # Sorted, so both splits keep the file's order (the faces come from a video).
+        test, train = np.sort(order[:num_test]), np.sort(order[num_test:])
+        arrays = {"train": _unlabelled(faces[train]), "test": _unlabelled(faces[test])}
+        extra = {"test_split": {"fraction": data.test_fraction, "seed": TEST_SPLIT_SEED}}
+    source = {
+        "kind": "files",
+        "name": data.dataset,
+        "path": folder,
+        "sha256": {os.path.basename(p): sha256_of(p) for p in paths.values()},
+        **extra,
+    }
+    return arrays, UNLABELLED, source
+
+
 def load_raw(
     data: config_lib.DataConfig, downloads_reachable: Callable[[str], bool] = host_reachable
 ) -> tuple[dict, tuple, dict]:
-    """Resolves a data set name to ({'train': (x, y), 'test': (x, y)}, class names, source)."""
+    """Resolves a data set name to ({'train': (x, y), 'test': (x, y)}, class names, source);
+    data sets with their own validation split add 'validation': (x, y)."""
     kind = config_lib.dataset_kind(data.dataset)
     if kind == "bundled":
         return _bundled(data.dataset)
+    if kind == "files":
+        return _load_files(data)
     if kind == "idx":
         folder = data.dataset[len(config_lib.IDX_PREFIX) :]
         arrays = _load_idx_folder(folder)
@@ -326,6 +365,8 @@ def dataset_of_source(source: dict) -> str | None:
     """
     kind = source.get("kind")
     if kind == "bundled" and source.get("name") in config_lib.BUNDLED_DATASETS:
+        return source["name"]
+    if kind == "files" and source.get("name") in config_lib.FILE_DATASETS:
         return source["name"]
     if kind == "idx" and source.get("path"):
         return config_lib.IDX_PREFIX + source["path"]
@@ -373,16 +414,23 @@ def load_splits(
         raise DataError(
             f"train images are {train_images.shape[1:]} but test images are {test_images.shape[1:]}"
         )
-    order = np.random.default_rng(seed).permutation(len(train_images))
-    num_validation = max(1, round(len(order) * data.validation_fraction))
-    if num_validation >= len(order):
-        raise DataError(
-            f"{len(order)} training images are too few to hold out "
-            f"{data.validation_fraction:.0%} for validation"
-        )
-    fit_index, validation_index = order[:-num_validation], order[-num_validation:]
-    validation_images = train_images[validation_index]
-    train_images = train_images[fit_index]
+    if "validation" in arrays:
+        validation_images, validation_labels = arrays["validation"]
+        fit_labels = train_labels
+        num_train, num_validation = len(train_images), len(validation_images)
+    else:
+        order = np.random.default_rng(seed).permutation(len(train_images))
+        num_validation = max(1, round(len(order) * data.validation_fraction))
+        if num_validation >= len(order):
+            raise DataError(
+                f"{len(order)} training images are too few to hold out "
+                f"{data.validation_fraction:.0%} for validation"
+            )
+        fit_index, validation_index = order[:-num_validation], order[-num_validation:]
+        validation_images = train_images[validation_index]
+        validation_labels = train_labels[validation_index]
+        train_images, fit_labels = train_images[fit_index], train_labels[fit_index]
+        num_train = len(fit_index)
     if data.binarize in ("static", "dynamic"):
         validation_images = binarize(validation_images, EVAL_BINARIZATION_SEED)
         test_images = binarize(test_images, EVAL_BINARIZATION_SEED + 1)
@@ -390,8 +438,8 @@ def load_splits(
         train_images = binarize(train_images, seed)
     source = {
         **source,
-        "num_train": len(fit_index),
-        "num_validation": len(validation_index),
+        "num_train": num_train,
+        "num_validation": num_validation,
         "num_test": len(test_images),
         "image_shape": list(train_images.shape[1:]),
         "binarize": data.binarize,
@@ -399,9 +447,9 @@ def load_splits(
     }
     return DataSplits(
         train_images,
-        train_labels[fit_index],
+        fit_labels,
         validation_images,
-        train_labels[validation_index],
+        validation_labels,
         test_images,
         test_labels,
         class_names,

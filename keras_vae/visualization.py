@@ -32,12 +32,15 @@ def _class_name(index: int, class_names) -> str:
 
 
 def draw(c: VisualizeConfig, model, data: LabelledImages, print_fn=print) -> dict:
-    """Writes every figure of FIGURES into `c.out`; returns what was drawn and how."""
+    """Writes the figures of FIGURES into `c.out` (all but arithmetic.png for data without
+    labels); returns what was drawn and how."""
     data_lib.check_image_shape(data.images.shape[1:], model.image_shape)
     images, labels = data.images, data.labels
     # Every check before the first file is written: a bad class must not cost a figure.
-    towards = class_index(c.towards, data.class_names, labels)
-    away = class_index(c.away_from, data.class_names, labels)
+    if data.labelled:
+        towards = class_index(c.towards, data.class_names, labels)
+        away = class_index(c.away_from, data.class_names, labels)
+    drawn = [name for name in FIGURES if data.labelled or name != "arithmetic.png"]
     if len(images) < 2:
         raise DataError(f"the {c.split} split has {len(images)} images; the figures need 2")
     os.makedirs(c.out, exist_ok=True)
@@ -99,26 +102,33 @@ def draw(c: VisualizeConfig, model, data: LabelledImages, print_fn=print) -> dic
     )
     notes["traversal_dims"] = swept
 
-    vector = latent.attribute_vector(mean, labels, towards, away)
-    targets = images[labels == away][: c.arithmetic_images]
-    figures.save_arithmetic(
-        out("arithmetic.png"),
-        inference.add_attribute(model, targets, vector, c.strengths),
-        c.strengths,
-        _class_name(towards, data.class_names),
-        _class_name(away, data.class_names),
-    )
-    notes["arithmetic"] = {"towards": towards, "away_from": away, "strengths": list(c.strengths)}
+    if data.labelled:
+        vector = latent.attribute_vector(mean, labels, towards, away)
+        targets = images[labels == away][: c.arithmetic_images]
+        figures.save_arithmetic(
+            out("arithmetic.png"),
+            inference.add_attribute(model, targets, vector, c.strengths),
+            c.strengths,
+            _class_name(towards, data.class_names),
+            _class_name(away, data.class_names),
+        )
+        notes["arithmetic"] = {
+            "towards": towards,
+            "away_from": away,
+            "strengths": list(c.strengths),
+        }
+    else:
+        notes["arithmetic"] = "not drawn: the data has no labels to take class means of"
 
     report = {
         "config": dataclasses.asdict(c),
-        "figures": list(FIGURES),
+        "figures": drawn,
         "num_images": len(images),
         "data_source": data.source,
         **notes,
     }
     model_dir_lib.write_json(out("visualize.json"), report)
-    for name in FIGURES:
+    for name in drawn:
         print_fn(f"wrote {out(name)}")
     return report
 

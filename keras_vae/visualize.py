@@ -19,7 +19,7 @@ def _visualize() -> None:
     # Flags, paths, data and class names are checked before TensorFlow loads.
     config = config_lib.resolve(cli.config_from_flags(config_lib.VisualizeConfig))
     data = config_lib.load_images(config)
-    for name in (config.towards, config.away_from):
+    for name in (config.towards, config.away_from) if data.labelled else ():
         config_lib.class_index(name, data.class_names, data.labels)
     visualization = cli.import_module_quietly("keras_vae.visualization")
     visualization.visualize(config, data)

@@ -113,6 +113,11 @@ class LabelledImages:
     class_names: tuple[str, ...]
     source: dict
 
+    @property
+    def labelled(self) -> bool:
+        """False for data without labels (binarized_mnist, frey_face): no arithmetic."""
+        return self.class_names != data_lib.UNLABELLED
+
 
 def load_images(c: VisualizeConfig) -> LabelledImages:
     """The requested split of the run's data (or of --dataset), with labels."""

@@ -225,7 +225,7 @@ def test_evaluate_bad_input(trained_run, tmp_path):
     (not_a_run / "weights.h5").write_text("x")
     cases = [
         ([f"--model_dir={path}", "--num_importance_samples=0"], "num_importance_samples"),
-        ([f"--model_dir={path}", "--split=dev"], "unknown split"),
+        ([f"--model_dir={path}", "--split=dev"], "flag --split=dev: value should be one of"),
         ([f"--model_dir={tmp_path / 'missing'}"], "does not exist"),
         ([f"--model_dir={not_a_run}"], "not a keras_vae run"),
         ([], "exactly one of model_dir"),

@@ -280,7 +280,7 @@ def test_command_from_a_bare_saved_model_without_training_code(trained_run, tmp_
         (["--model_dir={run}", "--strengths=1,big"], "strengths must be comma-separated numbers"),
         (["--model_dir={run}", "--steps=1"], "steps must be an integer >= 2"),
         (["--model_dir={run}", "--num_samples=0"], "num_samples must be a positive integer"),
-        (["--model_dir={run}", "--split=dev"], "unknown split"),
+        (["--model_dir={run}", "--split=dev"], "flag --split=dev: value should be one of"),
         (["--model_dir={run}", "--dataset=idx:/nonexistent"], "/nonexistent"),
     ],
 )
