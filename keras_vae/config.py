@@ -500,6 +500,9 @@ def resolve(config: Config) -> Config:
     check_data_folder(config.data)
     _require(bool(config.model_dir), "model_dir must name a directory")
     data = config.data
+    if dataset_kind(data.dataset) == "files":
+        # Recorded as an absolute path: evaluate may run from another folder.
+        data = dataclasses.replace(data, data_dir=os.path.abspath(data.data_dir))
     if data.binarize == "auto":
         binarize = "dynamic" if config.model.likelihood == "bernoulli" else "none"
         if data.dataset in BINARY_DATASETS:

@@ -151,6 +151,9 @@ def load_model_data(
                 f"{where} was trained with binarize={config.data.binarize}, not {binarize}; "
                 "leave --binarize out to use the run's"
             )
+        if data_dir is not None:
+            # The same files may live elsewhere on this machine (binarized_mnist, frey_face).
+            data_config = dataclasses.replace(data_config, data_dir=data_dir)
         if dataset is not None and not _same_dataset(dataset, recorded, config.data.dataset):
             if split != "test":
                 raise ConfigError(
@@ -165,7 +168,7 @@ def load_model_data(
                 f"validation fraction (exported by an older keras_vae), so its {split} split "
                 "cannot be rebuilt; use --model_dir of its run, or --split=test"
             )
-        data_config = config_lib.DataConfig(dataset=dataset, binarize=binarize)
+        data_config = config_lib.DataConfig(dataset=dataset, data_dir=data_dir, binarize=binarize)
     splits = load_splits(data_config, seed)
     # The run records its image shape, so other data is checked before TensorFlow
     # loads the model (a bare SavedModel is checked against its signatures later).

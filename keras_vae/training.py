@@ -402,6 +402,7 @@ def _train_and_evaluate(config, splits, strategy, path, chief, extra_callbacks) 
     metrics["train_seconds"] = train_seconds
     metrics["first_epoch_seconds"] = summary.epoch_seconds[0]
     metrics["median_epoch_seconds"] = statistics.median(summary.epoch_seconds)
+    metrics["epoch_seconds"] = list(summary.epoch_seconds)
     if not chief:
         return metrics
     model_dir.replace_tree(

@@ -1,0 +1,226 @@
+"""The paper rows that keras_vae reproduces: one small config each, one command each.
+
+    python experiments/papers.py --list
+    python experiments/papers.py --row=burda_vae_k1 --runs=RUNS            # prints the command
+    python experiments/papers.py --row=burda_vae_k1 --runs=RUNS --run      # runs it
+    python experiments/papers.py --row=burda_vae_k1 --runs=RUNS --collect  # into results/papers
+    python experiments/papers.py --table                                   # the results table
+
+A row is the paper's model, data, objective and optimizer as `python -m keras_vae.train`
+flags; its run lives in RUNS/ROW and resumes after its last finished epoch when the
+same command is run again. `--collect` copies what a run has so far into
+results/papers/ROW: its learning curve (nll_curve.json), its config and progress
+(epochs done, training seconds), and its SavedModel (exported from the latest
+checkpoint while the run is unfinished), which
+
+    python -m keras_vae.evaluate --saved_model=results/papers/ROW/saved_model \
+        --num_importance_samples=5000 [--data_dir=... for binarized_mnist]
+
+scores on the paper's test set, writing results/papers/ROW/eval-test-k5000.json;
+`--table` reads those files back.
+"""
+
+import dataclasses
+import json
+import os
+import shlex
+import shutil
+import statistics
+import subprocess
+import sys
+
+from absl import app, flags
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RESULTS = os.path.join(REPO, "results", "papers")
+STATIC_MNIST = "../shared/data/binarized_mnist"
+
+
+@dataclasses.dataclass(frozen=True)
+class Row:
+    """One number of one paper, and the flags that reproduce its setting."""
+
+    paper: str
+    what: str
+    reference: float  # The paper's test NLL, nats.
+    paper_epochs: int
+    paper_batch: int
+    flags: dict
+    pythae: str = "-"  # pythae's reproduction, where it has one (with its source).
+
+
+# Burda et al. 2015, section 5 and Table 1: 784-200-200-50, tanh, Bernoulli, Adam
+# (0.9, 0.999, 1e-4), batch 20, 3^i epochs at 1e-3 * 10^(-i/7), i = 0..7.
+_BURDA = {
+    "latent_dims": 50,
+    "hidden_units": "200,200",
+    "activation": "tanh",
+    "likelihood": "bernoulli",
+    "batch_size": 20,
+    "learning_rate": 1e-3,
+    "learning_rate_schedule": "burda",
+    "adam_epsilon": 1e-4,
+    "epochs": 3280,
+    "curve_every_epochs": 40,
+    "curve_examples": 2000,
+    "seed": 0,
+    "verbose": 0,
+}
+# The official 60,000 training digits, of which 1,000 are held out to pick nothing
+# (the paper trains on all of them; validation here only reports).
+_DYNAMIC = {"dataset": "mnist", "binarize": "dynamic", "validation_fraction": 0.0166667}
+_STATIC = {"dataset": "binarized_mnist", "data_dir": STATIC_MNIST, "binarize": "none"}
+_PYTHAE = "86.82 (clementchadebec/benchmark_VAE, README: IWAE n_samples=50, 5000 IS)"
+
+
+def _burda(data: dict, objective: str, k: int, **extra) -> dict:
+    return {**_BURDA, **data, "objective": objective, "num_samples": k, **extra}
+
+
+ROWS = {
+    "burda_vae_k1": Row(
+        "Burda et al. 2015, Table 1", "VAE k=1, dynamic MNIST", 86.76, 3280, 20,
+        _burda(_DYNAMIC, "elbo", 1),
+    ),
+    "burda_iwae_k5": Row(
+        "Burda et al. 2015, Table 1", "IWAE k=5, dynamic MNIST", 85.54, 3280, 20,
+        _burda(_DYNAMIC, "iwae", 5),
+    ),
+    "burda_iwae_k50": Row(
+        "Burda et al. 2015, Table 1", "IWAE k=50, dynamic MNIST", 84.78, 3280, 20,
+        _burda(_DYNAMIC, "iwae", 50),
+    ),
+    "static_vae_k1": Row(
+        "Burda et al. 2015, appendix", "VAE k=1, static MNIST", 88.71, 3280, 20,
+        _burda(_STATIC, "elbo", 1),
+    ),
+    "static_iwae_k5": Row(
+        "Burda et al. 2015, appendix", "IWAE k=5, static MNIST", 87.63, 3280, 20,
+        _burda(_STATIC, "iwae", 5),
+    ),
+    "static_iwae_k50": Row(
+        "Burda et al. 2015, appendix", "IWAE k=50, static MNIST", 87.10, 3280, 20,
+        _burda(_STATIC, "iwae", 50), pythae=_PYTHAE,
+    ),
+}  # fmt: skip
+
+flags.DEFINE_bool("list", False, "List the rows.")
+flags.DEFINE_string("row", None, "A row of ROWS.")
+flags.DEFINE_string("runs", None, "The folder that holds the rows' runs (RUNS/ROW).")
+flags.DEFINE_bool("run", False, "Run the row's command (resuming a started run).")
+flags.DEFINE_bool("collect", False, "Copy the row's run so far into results/papers/ROW.")
+flags.DEFINE_bool("table", False, "Print the results table from results/papers.")
+FLAGS = flags.FLAGS
+
+
+def command(name: str, runs: str) -> list[str]:
+    """The `python -m keras_vae.train` command of row `name`, its run in runs/name."""
+    row_flags = {**ROWS[name].flags, "model_dir": os.path.join(runs, name)}
+    return [sys.executable, "-m", "keras_vae.train"] + [f"--{k}={v}" for k, v in row_flags.items()]
+
+
+def _progress(run: str) -> dict:
+    """Epochs done and training seconds of a run, finished or not."""
+    metrics = os.path.join(run, "metrics.json")
+    if os.path.isfile(metrics):
+        with open(metrics) as f:
+            done = json.load(f)
+        seconds = done.get("epoch_seconds", [])
+        return {"finished": True, "epochs": len(seconds), "epoch_seconds": seconds}
+    backups = sorted(os.listdir(os.path.join(run, "backup")))
+    with open(os.path.join(run, "backup", backups[-1], "state.json")) as f:
+        state = json.load(f)
+    seconds = state["callbacks"].get("epoch_seconds", [])
+    return {"finished": False, "epochs": state["epoch"], "epoch_seconds": seconds}
+
+
+def collect(name: str, runs: str) -> str:
+    """Copies row `name`'s run so far into results/papers/name; returns that folder."""
+    import keras
+
+    from keras_vae import export, model_dir
+
+    run, out = os.path.join(runs, name), os.path.join(RESULTS, name)
+    os.makedirs(out, exist_ok=True)
+    for file_name in ("config.json", "nll_curve.json"):
+        if os.path.isfile(os.path.join(run, file_name)):
+            shutil.copyfile(os.path.join(run, file_name), os.path.join(out, file_name))
+    progress = _progress(run)
+    seconds = progress.pop("epoch_seconds")
+    progress.update(
+        training_seconds=round(sum(seconds), 1),
+        median_epoch_seconds=round(statistics.median(seconds), 2) if seconds else None,
+        command=shlex.join(["python", *command(name, "RUNS")[1:]]),
+    )
+    record = model_dir.read_json(os.path.join(run, "config.json"))
+    model = keras.saving.load_model(os.path.join(run, "checkpoints", "latest.keras"))
+    saved_model = os.path.join(out, "saved_model")
+    model_dir.replace_tree(lambda tmp: export.export_saved_model(model, tmp, record), saved_model)
+    model_dir.write_json(os.path.join(out, "progress.json"), progress)
+    for stale in os.listdir(out):  # Reports of an earlier checkpoint no longer apply.
+        if stale.startswith("eval-"):
+            os.remove(os.path.join(out, stale))
+    return out
+
+
+def _read(path: str):
+    if not os.path.isfile(path):
+        return None
+    with open(path) as f:
+        return json.load(f)
+
+
+def table() -> str:
+    """The results table: one line per row, from results/papers/ROW."""
+    lines = [
+        "| row | paper | pythae | keras_vae | epochs (paper) | batch (paper) | training time |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, row in ROWS.items():
+        folder = os.path.join(RESULTS, name)
+        progress = _read(os.path.join(folder, "progress.json"))
+        report = _read(os.path.join(folder, "eval-test-k5000.json"))
+        curve = _read(os.path.join(folder, "nll_curve.json"))
+        if report is not None:
+            ours = f"{report['nll']:.2f} (k=5000, {report['num_examples']:,} test images)"
+        elif curve:
+            last = curve[-1]
+            ours = (
+                f"{last['nll']:.2f} at epoch {last['epoch']} (k={last['num_importance_samples']})"
+            )
+        else:
+            ours = "not run yet"
+        epochs = f"{progress['epochs']:,}" if progress else "0"
+        hours = f"{progress['training_seconds'] / 3600:.1f} h" if progress else "-"
+        lines.append(
+            f"| {row.what} ({name}) | {row.paper}: **{row.reference:.2f}** | {row.pythae} | "
+            f"{ours} | {epochs} ({row.paper_epochs:,}) | {row.flags['batch_size']} "
+            f"({row.paper_batch}) | {hours} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv):
+    del argv
+    if FLAGS.list:
+        for name, row in ROWS.items():
+            print(f"{name}: {row.paper}, {row.what}: {row.reference}")
+        return 0
+    if FLAGS.table:
+        print(table())
+        return 0
+    if FLAGS.row not in ROWS or not FLAGS.runs:
+        print(f"papers.py: error: --row (one of {', '.join(ROWS)}) and --runs are needed")
+        return 2
+    if FLAGS.collect:
+        print(collect(FLAGS.row, FLAGS.runs))
+        return 0
+    cmd = command(FLAGS.row, FLAGS.runs)
+    if FLAGS.run:
+        return subprocess.call(cmd)
+    print(shlex.join(cmd))
+    return 0
+
+
+if __name__ == "__main__":
+    app.run(main)
