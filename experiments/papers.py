@@ -110,6 +110,9 @@ flags.DEFINE_string("runs", None, "The folder that holds the rows' runs (RUNS/RO
 flags.DEFINE_bool("run", False, "Run the row's command (resuming a started run).")
 flags.DEFINE_bool("collect", False, "Copy the row's run so far into results/papers/ROW.")
 flags.DEFINE_bool("table", False, "Print the results table from results/papers.")
+flags.DEFINE_bool("cost", False, "Time each row's training step; project its epoch and schedule.")
+flags.DEFINE_integer("cost_steps", 300, "Training steps per row and round of --cost.")
+flags.DEFINE_integer("cost_rounds", 3, "Alternating rounds of --cost (the median is reported).")
 FLAGS = flags.FLAGS
 
 
@@ -134,13 +137,13 @@ def _progress(run: str) -> dict:
     return {"finished": False, "epochs": state["epoch"], "epoch_seconds": seconds}
 
 
-def collect(name: str, runs: str) -> str:
-    """Copies row `name`'s run so far into results/papers/name; returns that folder."""
+def collect(name: str, runs: str, results: str = RESULTS) -> str:
+    """Copies row `name`'s run so far into results/name; returns that folder."""
     import keras
 
     from keras_vae import export, model_dir
 
-    run, out = os.path.join(runs, name), os.path.join(RESULTS, name)
+    run, out = os.path.join(runs, name), os.path.join(results, name)
     os.makedirs(out, exist_ok=True)
     for file_name in ("config.json", "nll_curve.json"):
         if os.path.isfile(os.path.join(run, file_name)):
@@ -163,6 +166,54 @@ def collect(name: str, runs: str) -> str:
     return out
 
 
+def cost(steps: int, rounds: int) -> str:
+    """Times `steps` training steps of each row's model, in alternating rounds, on random
+    binary batches; returns a table of the median step and the projected epoch (60,000 or
+    50,000 training images) and schedule. A ratio to the VAE holds on a busy machine."""
+    import time
+
+    import numpy as np
+
+    from keras_vae import config as config_lib
+    from keras_vae import training
+
+    models = {}
+    for name, row in ROWS.items():
+        f = row.flags
+        model_config = config_lib.ModelConfig(
+            latent_dims=f["latent_dims"],
+            hidden_units=tuple(int(u) for u in f["hidden_units"].split(",")),
+            activation=f["activation"],
+            objective=f["objective"],
+            num_samples=f["num_samples"],
+        )
+        config = config_lib.Config(model=model_config, train=config_lib.TrainConfig())
+        model = training.build_model(config, (28, 28))
+        training.compile_model(model, config_lib.TrainConfig(adam_epsilon=1e-4), steps=steps)
+        models[name] = model
+    batch = ROWS["burda_vae_k1"].flags["batch_size"]
+    images = (np.random.default_rng(0).random((steps * batch, 28, 28)) < 0.13).astype("float32")
+    seconds = {name: [] for name in ROWS}
+    for name, model in models.items():  # Warm-up: tracing and the first steps.
+        model.fit(images, batch_size=batch, epochs=1, verbose=0, shuffle=False)
+    for _ in range(rounds):
+        for name, model in models.items():
+            start = time.perf_counter()
+            model.fit(images, batch_size=batch, epochs=1, verbose=0, shuffle=False)
+            seconds[name].append((time.perf_counter() - start) / steps)
+    lines = ["| row | step (ms) | to the VAE | epoch | paper's schedule |", "|---|---|---|---|---|"]
+    base = statistics.median(seconds["burda_vae_k1"])
+    for name, row in ROWS.items():
+        step = statistics.median(seconds[name])
+        train_images = 50_000 if row.flags["dataset"] == "binarized_mnist" else 59_000
+        epoch = step * train_images / batch
+        lines.append(
+            f"| {name} | {step * 1e3:.2f} | {step / base:.1f}x | {epoch:.0f} s | "
+            f"{epoch * row.paper_epochs / 3600:.0f} h |"
+        )
+    return "\n".join(lines)
+
+
 def _read(path: str):
     if not os.path.isfile(path):
         return None
@@ -170,14 +221,14 @@ def _read(path: str):
         return json.load(f)
 
 
-def table() -> str:
-    """The results table: one line per row, from results/papers/ROW."""
+def table(results: str = RESULTS) -> str:
+    """The results table: one line per row, from results/ROW."""
     lines = [
         "| row | paper | pythae | keras_vae | epochs (paper) | batch (paper) | training time |",
         "|---|---|---|---|---|---|---|",
     ]
     for name, row in ROWS.items():
-        folder = os.path.join(RESULTS, name)
+        folder = os.path.join(results, name)
         progress = _read(os.path.join(folder, "progress.json"))
         report = _read(os.path.join(folder, "eval-test-k5000.json"))
         curve = _read(os.path.join(folder, "nll_curve.json"))
@@ -208,6 +259,9 @@ def main(argv):
         return 0
     if FLAGS.table:
         print(table())
+        return 0
+    if FLAGS.cost:
+        print(cost(FLAGS.cost_steps, FLAGS.cost_rounds))
         return 0
     if FLAGS.row not in ROWS or not FLAGS.runs:
         print(f"papers.py: error: --row (one of {', '.join(ROWS)}) and --runs are needed")

@@ -1,6 +1,7 @@
 """The readers of binarized_mnist (.amat) and frey_face (.mat), their bad files, and the
 data sets built on them: small synthetic files here, the real ones in two slower tests."""
 
+import dataclasses
 import gzip
 import os
 import subprocess
@@ -256,3 +257,26 @@ def test_a_run_on_the_real_frey_faces_trains_exports_and_draws(tmp_path):
     out = loaded.signatures["decode"](z=tf.zeros([3, 2]))
     assert out["images"].shape == (3, 28, 20)
     assert os.path.isfile(tmp_path / "run" / "figures" / "samples.png")
+
+
+def test_a_run_on_files_that_moved_is_scored_with_data_dir(tmp_path):
+    # The record names the folder the run read; --data_dir points it at the same files
+    # elsewhere (another machine), and the report says which files were read.
+    from keras_vae import eval_config, evaluation, training
+
+    _write_amat_folder(tmp_path / "bm", sizes=(40, 10, 10))
+    config = config_lib.Config(
+        model=config_lib.ModelConfig(latent_dims=2, hidden_units=(8,)),
+        data=_data("binarized_mnist", tmp_path / "bm"),
+        train=config_lib.TrainConfig(epochs=1, batch_size=20, verbose=0),
+        model_dir=str(tmp_path / "run"),
+    )
+    training.train_and_evaluate(config)
+    os.rename(tmp_path / "bm", tmp_path / "moved")
+    lost = eval_config.EvalConfig(model_dir=str(tmp_path / "run"), num_importance_samples=2)
+    with pytest.raises(DataError, match="does not exist"):
+        eval_config.load_images(eval_config.resolve(lost))
+    found = dataclasses.replace(lost, data_dir=str(tmp_path / "moved"))
+    report = evaluation.evaluate_run(eval_config.resolve(found), print_fn=lambda *a, **k: None)
+    assert report["num_examples"] == 10
+    assert report["data_source"]["path"] == str(tmp_path / "moved")

@@ -201,7 +201,11 @@ def test_curve_table_prints_the_points_with_their_learning_rates(tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     rows = [line for line in result.stdout.splitlines() if line.startswith("| ")][1:]
     # Epoch 1 is stage 0 (1e-3), epochs 2-4 stage 1, epoch 5 stage 2 of Burda's schedule.
-    assert rows == ["| 1 | 0.001 | 120.50 |", "| 4 | 0.00072 | 110.25 |", "| 5 | 0.000518 | 101.00 |"]
+    assert rows == [
+        "| 1 | 0.001 | 120.50 |",
+        "| 4 | 0.00072 | 110.25 |",
+        "| 5 | 0.000518 | 101.00 |",
+    ]
 
 
 def test_the_readmes_flag_table_is_the_configs():
@@ -216,3 +220,51 @@ def test_the_readmes_flag_table_is_the_configs():
     assert "<!-- flags:train -->" in readme
     assert readme_flags.render(readme) == readme, "run: python experiments/readme_flags.py"
     assert "| `--global_clipnorm` | 0 |" in readme
+
+
+def _papers():
+    sys.path.insert(0, os.path.join(REPO, "experiments"))
+    try:
+        import papers
+    finally:
+        sys.path.pop(0)
+    return papers
+
+
+def test_every_paper_row_is_a_valid_training_command(tmp_path):
+    # Each row's flags parse into a Config that checks itself: no row is a typo away
+    # from failing hours into a run.
+    papers = _papers()
+    script = (
+        "import json, sys; from keras_vae import cli, config, train\n"
+        "for argv in json.loads(sys.argv[1]):\n"
+        "    cli.flags.FLAGS.unparse_flags(); cli.flags.FLAGS(['x', *argv])\n"
+        "    print(cli.config_from_flags(config.Config).model.objective)\n"
+    )
+    rows = [papers.command(name, str(tmp_path))[3:] for name in papers.ROWS]
+    result = subprocess.run(
+        [sys.executable, "-c", script, json.dumps(rows)], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    objectives = result.stdout.split()
+    assert objectives == [row.flags["objective"] for row in papers.ROWS.values()]
+
+
+def test_a_run_is_collected_into_a_results_row_and_its_table(trained_run, tmp_path):
+    import shutil
+
+    papers = _papers()
+    run, _ = trained_run
+    shutil.copytree(run, tmp_path / "runs" / "burda_vae_k1")
+    out = papers.collect("burda_vae_k1", str(tmp_path / "runs"), str(tmp_path / "results"))
+    assert os.path.isfile(os.path.join(out, "saved_model", "saved_model.pb"))
+    with open(os.path.join(out, "progress.json")) as f:
+        progress = json.load(f)
+    assert progress["finished"] and progress["epochs"] == 3
+    assert "--row" not in progress["command"] and "--objective=elbo" in progress["command"]
+    line = next(
+        line
+        for line in papers.table(str(tmp_path / "results")).splitlines()
+        if "burda_vae_k1" in line
+    )
+    assert "86.76" in line and "| 3 (3,280) |" in line
