@@ -32,6 +32,7 @@ DISTRIBUTIONS = ("auto", "none", "mirrored", "multi_worker")
 # The training input pipelines of keras_vae/pipeline.py (listed here to validate
 # without importing TensorFlow).
 PIPELINES = ("batched", "per_example")
+OPTIMIZERS = ("adam", "adagrad")
 ACTIVATIONS = ("relu", "tanh", "elu", "gelu", "selu", "silu", "softplus", "sigmoid", "leaky_relu")
 
 # The tfds data sets that hold 28x28 grey-scale images with integer labels.
@@ -188,9 +189,15 @@ class TrainConfig:
 
     epochs: int = option(30, "Training epochs.", check=integer(1))
     batch_size: int = option(128, "Examples per training step.", check=integer(1, MAX_BATCH_SIZE))
+    optimizer: str = option(
+        "adam",
+        "adam, or adagrad (Kingma & Welling 2013's optimizer; --adam_epsilon and "
+        "--fused_optimizer then do not apply).",
+        choices=OPTIMIZERS,
+    )
     learning_rate: float = option(
         1e-3,
-        "Adam learning rate.",
+        "The optimizer's learning rate.",
         check=finite(0, strict=True, requirement="a positive number"),
     )
     learning_rate_schedule: str = option(

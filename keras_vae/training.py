@@ -131,13 +131,18 @@ def steps_per_execution(train: config_lib.TrainConfig, strategy: tf.distribute.S
 def compile_model(model: VAE, train: config_lib.TrainConfig, steps: int | None = None) -> None:
     """Gives `model` its optimizer and the speed settings of `train` (`steps` per execution,
     default train.steps_per_execution)."""
-    optimizer_class = optimizers.FusedAdam if train.fused_optimizer else keras.optimizers.Adam
+    clip = train.global_clipnorm or None
+    if train.optimizer == "adagrad":
+        optimizer = keras.optimizers.Adagrad(
+            learning_rate=train.learning_rate, global_clipnorm=clip
+        )
+    else:
+        adam = optimizers.FusedAdam if train.fused_optimizer else keras.optimizers.Adam
+        optimizer = adam(
+            learning_rate=train.learning_rate, epsilon=train.adam_epsilon, global_clipnorm=clip
+        )
     model.compile(
-        optimizer=optimizer_class(
-            learning_rate=train.learning_rate,
-            epsilon=train.adam_epsilon,
-            global_clipnorm=train.global_clipnorm or None,
-        ),
+        optimizer=optimizer,
         jit_compile=use_jit_compile(train.jit_compile),
         steps_per_execution=steps or train.steps_per_execution,
     )

@@ -108,7 +108,7 @@ def test_read_only_parent_is_refused(tmp_path):
         model_dir.check_writable(str(parent / "run"))
 
 
-def test_global_clipnorm_reaches_the_optimizer():
+def test_the_optimizer_options_reach_the_optimizer():
     from keras_vae import config as config_lib
     from keras_vae.model import VAE
 
@@ -116,3 +116,7 @@ def test_global_clipnorm_reaches_the_optimizer():
         model = VAE(latent_dims=2, hidden_units=(8,))
         training.compile_model(model, config_lib.TrainConfig(global_clipnorm=clip))
         assert model.optimizer.global_clipnorm == expected
+    model = VAE(latent_dims=2, hidden_units=(8,))
+    training.compile_model(model, config_lib.TrainConfig(optimizer="adagrad", learning_rate=0.02))
+    assert type(model.optimizer).__name__ == "Adagrad"
+    assert float(model.optimizer.learning_rate) == pytest.approx(0.02)
