@@ -19,7 +19,9 @@ from keras_vae.errors import ConfigError
 from keras_vae.learning_rates import LEARNING_RATE_SCHEDULES
 from keras_vae.options import Check, finite, integer, option
 
-LIKELIHOODS = ("bernoulli", "gaussian")
+LIKELIHOODS = ("bernoulli", "gaussian", "continuous_bernoulli")
+# Densities of grey levels in [0, 1]: meaningless on binary pixels.
+DENSITY_LIKELIHOODS = ("gaussian", "continuous_bernoulli")
 GAUSSIAN_VARIANCES = ("fixed", "learned")
 BINARIZATIONS = ("auto", "none", "static", "dynamic")
 OBJECTIVES = ("elbo", "iwae")
@@ -77,7 +79,10 @@ class ModelConfig:
     )
     activation: str = option("relu", "Hidden-layer activation.", choices=ACTIVATIONS)
     likelihood: str = option(
-        "bernoulli", "p(x|z): bernoulli (logits) or gaussian.", choices=LIKELIHOODS
+        "bernoulli",
+        "p(x|z): bernoulli (binary pixels), gaussian or continuous_bernoulli (densities of "
+        "grey levels in [0, 1]; Loaiza-Ganem & Cunningham 2019).",
+        choices=LIKELIHOODS,
     )
     gaussian_variance: str = option(
         "fixed",
@@ -143,7 +148,7 @@ class DataConfig:
     binarize: str = option(
         "auto",
         "none, static (once), dynamic (fresh bits every step) or auto (dynamic for "
-        "bernoulli, none for gaussian).",
+        "bernoulli; none for gaussian and continuous_bernoulli, and for binarized_mnist).",
         choices=BINARIZATIONS,
     )
     validation_fraction: float = option(
@@ -456,13 +461,13 @@ def validate_schedules(m: ModelConfig, t: TrainConfig) -> None:
 def validate_likelihood_and_data(m: ModelConfig, d: DataConfig) -> None:
     """Refuses a likelihood that does not fit the data it is given."""
     _require(
-        not (m.likelihood == "gaussian" and d.dataset in BINARY_DATASETS),
-        f"likelihood=gaussian is a density of grey levels; {d.dataset}'s pixels are 0 or 1, "
-        "where it means nothing: use likelihood=bernoulli",
+        not (m.likelihood in DENSITY_LIKELIHOODS and d.dataset in BINARY_DATASETS),
+        f"likelihood={m.likelihood} is a density of grey levels; {d.dataset}'s pixels are 0 "
+        "or 1, where it means nothing: use likelihood=bernoulli",
     )
     _require(
-        not (m.likelihood == "gaussian" and d.binarize in ("static", "dynamic")),
-        f"likelihood=gaussian is a density of grey levels; with binarize={d.binarize} "
+        not (m.likelihood in DENSITY_LIKELIHOODS and d.binarize in ("static", "dynamic")),
+        f"likelihood={m.likelihood} is a density of grey levels; with binarize={d.binarize} "
         "the pixels are 0 or 1, where it means nothing (it reports thousands of negative "
         "nats): use likelihood=bernoulli for binary data, or binarize=none",
     )

@@ -172,7 +172,7 @@ NLL_KINDS = {
 
 def nll_kind(likelihood: str | None, binary_data: bool) -> str:
     """The key of NLL_KINDS for a model of `likelihood` scored on (non-)binary data."""
-    if likelihood == "gaussian":
+    if likelihood in ("gaussian", "continuous_bernoulli"):
         return "density"
     if likelihood == "bernoulli":
         return "probability" if binary_data else "cross_entropy"

@@ -93,8 +93,9 @@ class Encoder(layers.Layer):
 class Decoder(layers.Layer):
     """Maps latent codes to the parameters of p(x|z), one per pixel.
 
-    Returns a dict: {"logits"} for a Bernoulli likelihood, {"mean"} for a Gaussian
-    with fixed variance, {"mean", "log_variance"} for a Gaussian with learned variance.
+    Returns a dict: {"logits"} for a Bernoulli likelihood, {"cb_logits"} for a continuous
+    Bernoulli, {"mean"} for a Gaussian with fixed variance, {"mean", "log_variance"} for a
+    Gaussian with learned variance.
     """
 
     # Learned log-variances are kept above log(1e-4) (sigma >= 0.01) with a soft floor:
@@ -119,7 +120,7 @@ class Decoder(layers.Layer):
         self.learned_variance = learned_variance
         self.hidden = _dense_stack(self.hidden_units, activation, "hidden")
         self.output_head = layers.Dense(
-            output_dims, name="logits" if likelihood == "bernoulli" else "mean"
+            output_dims, name="mean" if likelihood == "gaussian" else "logits"
         )
         self.log_variance_head = (
             layers.Dense(output_dims, name="log_variance") if learned_variance else None
@@ -139,6 +140,8 @@ class Decoder(layers.Layer):
         output = ops.cast(self.output_head(h), "float32")
         if self.likelihood == "bernoulli":
             return {"logits": output}
+        if self.likelihood == "continuous_bernoulli":
+            return {"cb_logits": output}
         params = {"mean": ops.sigmoid(output)}
         if self.log_variance_head is not None:
             floor = self.MIN_LOG_VARIANCE

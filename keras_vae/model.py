@@ -168,8 +168,7 @@ class VAE(keras.Model):
 
     def pixel_means(self, params):
         """E[x|z] as images [B, H, W] from the decoder's parameters."""
-        means = ops.sigmoid(params["logits"]) if "logits" in params else params["mean"]
-        return ops.reshape(means, (-1, *self.image_shape))
+        return ops.reshape(objectives.pixel_means(params), (-1, *self.image_shape))
 
     def decode_images(self, z):
         """Latent codes -> pixel means E[x|z], images [B, H, W] in [0, 1]."""

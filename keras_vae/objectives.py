@@ -53,19 +53,74 @@ def gaussian_log_likelihood(x, mean, log_variance):
     return -0.5 * ops.sum(LOG_2PI + log_variance + squared_error * ops.exp(-log_variance), axis=-1)
 
 
+# |logit| below which the continuous Bernoulli's functions use their Taylor series:
+# their closed forms divide 0 by 0 at logit 0 (lambda = 0.5), and lose digits near it.
+_CB_TAYLOR = 0.1
+
+
+def _near_zero_split(logits):
+    """(|logits| < _CB_TAYLOR, logits kept away from 0): the second is safe to divide by
+    on both branches of an ops.where, so neither the value nor the gradient is NaN."""
+    near = ops.abs(logits) < _CB_TAYLOR
+    return near, ops.where(near, ops.ones_like(logits), logits)
+
+
+def continuous_bernoulli_log_normalizer(logits):
+    """log C(lambda) of the continuous Bernoulli (Loaiza-Ganem & Cunningham 2019), per pixel.
+
+    With lambda = sigmoid(l), C = 2 artanh(1 - 2 lambda) / (1 - 2 lambda) = l / tanh(l / 2),
+    and near l = 0: log C = log 2 + l^2 / 12 - 7 l^4 / 1440 + O(l^6).
+    """
+    near, safe = _near_zero_split(logits)
+    exact = ops.log(ops.abs(safe)) - ops.log(ops.abs(ops.tanh(safe / 2.0)))
+    square = ops.square(logits)
+    series = math.log(2.0) + square / 12.0 - 7.0 * ops.square(square) / 1440.0
+    return ops.where(near, series, exact)
+
+
+def continuous_bernoulli_log_likelihood(x, logits):
+    """log p(x | lambda) = x log lambda + (1 - x) log(1 - lambda) + log C(lambda) for
+    pixels x in [0, 1]: a density, summed over the last axis."""
+    return bernoulli_log_likelihood(x, logits) + ops.sum(
+        continuous_bernoulli_log_normalizer(logits), axis=-1
+    )
+
+
+def continuous_bernoulli_mean(logits):
+    """E[x] of the continuous Bernoulli, which is not lambda: 1 / (1 - e^-l) - 1 / l, and
+    near l = 0: 1/2 + l / 12 - l^3 / 720 + O(l^5)."""
+    near, safe = _near_zero_split(logits)
+    exact = -1.0 / ops.expm1(-safe) - 1.0 / safe
+    series = 0.5 + logits / 12.0 - logits * ops.square(logits) / 720.0
+    return ops.where(near, series, exact)
+
+
 def log_likelihood(x, params, fixed_log_variance=0.0):
     """log p(x|z) for the decoder's parameters `params` (see keras_vae.layers.Decoder).
 
-    {"logits"}: Bernoulli; {"mean", "log_variance"}: Gaussian with learned variance;
-    {"mean"}: Gaussian whose log-variance is `fixed_log_variance` for every pixel.
+    {"logits"}: Bernoulli; {"cb_logits"}: continuous Bernoulli; {"mean", "log_variance"}:
+    Gaussian with learned variance; {"mean"}: Gaussian whose log-variance is
+    `fixed_log_variance` for every pixel.
     """
     if "logits" in params:
         return bernoulli_log_likelihood(x, params["logits"])
+    if "cb_logits" in params:
+        return continuous_bernoulli_log_likelihood(x, params["cb_logits"])
     log_variance = params.get("log_variance", fixed_log_variance)
     return gaussian_log_likelihood(x, params["mean"], log_variance)
 
 
 # --- The latent terms, summed over the last axis.
+
+
+def pixel_means(params):
+    """E[x|z] per pixel from the decoder's parameters (the continuous Bernoulli's is not
+    sigmoid(logits))."""
+    if "logits" in params:
+        return ops.sigmoid(params["logits"])
+    if "cb_logits" in params:
+        return continuous_bernoulli_mean(params["cb_logits"])
+    return params["mean"]
 
 
 def kl_to_standard_normal(mean, log_variance):

@@ -170,8 +170,13 @@ def test_binarized_mnist_keeps_its_own_splits_and_bits(tmp_path):
             model=config_lib.ModelConfig(likelihood="gaussian"),
             data=config_lib.DataConfig(dataset="binarized_mnist", binarize="none")),
          "binarized_mnist's pixels are 0 or 1"),
+        (lambda: config_lib.Config(
+            model=config_lib.ModelConfig(likelihood="continuous_bernoulli"),
+            data=config_lib.DataConfig(dataset="mnist", binarize="dynamic")),
+         "likelihood=continuous_bernoulli is a density of grey levels; with binarize=dynamic"),
     ],
-    ids=["binarize-dynamic", "validation_fraction", "test_fraction-on-mnist", "gaussian"],
+    ids=["binarize-dynamic", "validation_fraction", "test_fraction-on-mnist", "gaussian",
+         "continuous-bernoulli-on-bits"],
 )  # fmt: skip
 def test_what_does_not_fit_these_data_sets_is_refused(build, phrase):
     with pytest.raises(ConfigError, match=phrase):

@@ -226,3 +226,74 @@ def test_standard_normal_log_density_equals_gaussian_with_unit_variance():
         _np(objectives.gaussian_log_likelihood(z, np.zeros_like(z), 0.0)),
         rtol=RTOL,
     )
+
+
+# --- continuous Bernoulli ------------------------------------------------------------
+
+CB_LOGITS = [-40.0, -8.0, -1.0, -0.15, -0.1, -0.09, -0.01, 0.0, 1e-4, 0.05, 0.1, 0.5, 3.0, 40.0]
+
+
+def _cb_integrals(logit: float):
+    """(integral of lambda^x (1 - lambda)^(1 - x), integral of x times it) over [0, 1],
+    in float64 by the composite Simpson rule on 20,001 points."""
+    x = np.linspace(0.0, 1.0, 20001)
+    # In logs from the logit, so lambda within 1e-17 of 0 or 1 keeps its digits.
+    log_lam, log_one_minus = -np.logaddexp(0.0, -logit), -np.logaddexp(0.0, logit)
+    log_unnormalised = x * log_lam + (1 - x) * log_one_minus
+    shift = log_unnormalised.max()
+    f = np.exp(log_unnormalised - shift)
+    weights = np.ones_like(x)
+    weights[1:-1:2], weights[2:-1:2] = 4, 2
+    h = x[1] - x[0]
+    mass = h / 3 * np.sum(weights * f)
+    first = h / 3 * np.sum(weights * x * f)
+    return math.log(mass) + shift, first / mass
+
+
+@pytest.mark.parametrize("logit", CB_LOGITS)
+def test_continuous_bernoulli_normalizer_against_numerical_integration(logit):
+    # C(lambda) makes lambda^x (1 - lambda)^(1 - x) a density on [0, 1]: log C = -log mass.
+    log_mass, _ = _cb_integrals(logit)
+    got = float(_np(objectives.continuous_bernoulli_log_normalizer(np.float32([logit])))[0])
+    # Steep cases (|logit| = 40) put the mass within 1/40 of an end: Simpson's error
+    # there is ~1e-7 relative; the float32 logits carry about 1e-7 too.
+    assert got == pytest.approx(-log_mass, rel=1e-5, abs=1e-5)
+
+
+@pytest.mark.parametrize("logit", CB_LOGITS)
+def test_continuous_bernoulli_mean_against_numerical_integration(logit):
+    _, mean = _cb_integrals(logit)
+    got = float(_np(objectives.continuous_bernoulli_mean(np.float32([logit])))[0])
+    assert got == pytest.approx(mean, abs=2e-6)
+    # Not lambda, except at 1/2: the mean is pulled towards 1/2.
+    lam = 1 / (1 + math.exp(-logit))
+    assert abs(got - 0.5) <= abs(lam - 0.5) + 1e-7
+
+
+def test_continuous_bernoulli_log_likelihood_is_the_bernoulli_term_plus_log_c():
+    rng = np.random.default_rng(0)
+    x = rng.random((3, 7)).astype(np.float32)
+    logits = rng.normal(0, 2, (3, 7)).astype(np.float32)
+    logits[0, :3] = [0.0, 1e-3, -0.05]  # Around lambda = 1/2, through the series.
+    got = _np(objectives.continuous_bernoulli_log_likelihood(x, logits))
+    l64 = logits.astype(np.float64)
+    log_c = np.array([[-_cb_integrals(float(v))[0] for v in row] for row in logits])
+    expected = np.sum(
+        -x * np.logaddexp(0, -l64) - (1 - x) * np.logaddexp(0, l64) + log_c, axis=1
+    )
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-4)
+
+
+def test_continuous_bernoulli_gradients_are_finite_at_one_half():
+    import tensorflow as tf
+
+    logits = tf.Variable(np.float32([0.0, 1e-6, -0.1, 0.1, 0.0999, 5.0]))
+    x = tf.constant(np.float32([0.3, 0.5, 0.9, 0.1, 0.7, 0.2]))
+    with tf.GradientTape() as tape:
+        value = objectives.continuous_bernoulli_log_likelihood(x, logits) + tf.reduce_sum(
+            objectives.continuous_bernoulli_mean(logits)
+        )
+    gradient = tape.gradient(value, logits).numpy()
+    assert np.all(np.isfinite(gradient))
+    # d log C / dl = l / 6 near 0: zero at l = 0, so the gradient there is x - 1/2 + 1/12.
+    assert gradient[0] == pytest.approx(0.3 - 0.5 + 1 / 12, abs=1e-6)

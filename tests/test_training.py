@@ -120,3 +120,30 @@ def test_the_optimizer_options_reach_the_optimizer():
     training.compile_model(model, config_lib.TrainConfig(optimizer="adagrad", learning_rate=0.02))
     assert type(model.optimizer).__name__ == "Adagrad"
     assert float(model.optimizer.learning_rate) == pytest.approx(0.02)
+
+
+def test_a_continuous_bernoulli_run_trains_exports_and_is_scored_as_a_density(tmp_path):
+    import keras
+    import tensorflow as tf
+    from conftest import _write_synthetic_folder, tiny_config
+
+    from keras_vae import eval_config, evaluation
+
+    folder = _write_synthetic_folder(tmp_path / "idx")
+    config = tiny_config(tmp_path / "run", f"idx:{folder}", likelihood="continuous_bernoulli")
+    metrics = training.train_and_evaluate(config)
+    assert np.isfinite(metrics["test"]["elbo"])
+    # Grey pixels are kept grey (auto: no binarization for a density of grey levels).
+    assert json.load(open(tmp_path / "run" / "config.json"))["data"]["binarize"] == "none"
+    z = np.random.default_rng(0).standard_normal((4, 2)).astype(np.float32)
+    served = tf.saved_model.load(str(tmp_path / "run" / "saved_model"))
+    images = served.signatures["decode"](z=tf.constant(z))["images"].numpy()
+    model = keras.saving.load_model(str(tmp_path / "run" / "checkpoints" / "latest.keras"))
+    np.testing.assert_allclose(images, np.asarray(model.decode_images(z)), rtol=1e-5, atol=1e-6)
+    # The pixels are the distribution's means, which lie strictly between 0 and 1.
+    assert images.shape == (4, 28, 28) and 0 < images.min() and images.max() < 1
+    c = eval_config.resolve(
+        eval_config.EvalConfig(model_dir=str(tmp_path / "run"), num_importance_samples=3)
+    )
+    report = evaluation.evaluate_run(c, print_fn=lambda *a, **k: None)
+    assert report["likelihood"] == "continuous_bernoulli" and report["nll_kind"] == "density"

@@ -1,4 +1,5 @@
-"""Bernoulli against Gaussian likelihoods, the Gaussian with fixed and learned variance."""
+"""Bernoulli against Gaussian likelihoods (fixed and learned variance) and the continuous
+Bernoulli (Loaiza-Ganem & Cunningham 2019), the normalised density of grey levels."""
 
 NAME = "likelihood"
 TITLE = "Samples per likelihood"
@@ -20,4 +21,5 @@ def variants(quick: bool) -> list[tuple[str, dict]]:
         ("bernoulli", {"likelihood": "bernoulli"}),
         ("gaussian_fixed", {"likelihood": "gaussian", "gaussian_variance": "fixed"}),
         ("gaussian_learned", {"likelihood": "gaussian", "gaussian_variance": "learned"}),
+        ("continuous_bernoulli", {"likelihood": "continuous_bernoulli"}),
     ]
