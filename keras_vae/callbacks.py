@@ -226,7 +226,6 @@ class ImageSummaries(keras.callbacks.Callback):
         self,
         log_dir: str,
         test_images: np.ndarray,
-        latent_dims: int,
         every: int,
         epochs: int,
         seed: int,
@@ -244,12 +243,10 @@ class ImageSummaries(keras.callbacks.Callback):
         self.test_images = test_images.astype(np.float32)
         self.test_labels = None if test_labels is None else np.asarray(test_labels, np.int64)
         self.class_names = tuple(class_names)
-        # The same z every time, so the images show how the decoder changes.
-        self.z = (
-            np.random.default_rng(seed)
-            .standard_normal((num_samples, latent_dims))
-            .astype(np.float32)
-        )
+        # The same draws from p(z) every time (the same seed), so the images show how
+        # the decoder (and a learned prior) change.
+        self.num_samples = num_samples
+        self.seed = seed
         self.every = every
         self.epochs = epochs
         self.cols = cols
@@ -272,7 +269,8 @@ class ImageSummaries(keras.callbacks.Callback):
             ),
             self.cols,
         )
-        sample_grid = figures.image_grid(self._decode(self.z), self.cols)
+        z = keras.ops.convert_to_numpy(self.model.sample_prior(self.num_samples, [self.seed, 0]))
+        sample_grid = figures.image_grid(self._decode(z), self.cols)
         n = self.manifold_size
         z, dims, manifold_cols = figures.manifold_latents(
             n, latent.kl_per_dimension(mean, log_variance)
@@ -287,7 +285,7 @@ class ImageSummaries(keras.callbacks.Callback):
             tf.summary.image(
                 "samples",
                 sample_grid[None, ..., None],
-                description="pixel means decoded from fixed z ~ N(0, I)",
+                description="pixel means decoded from fixed draws of z ~ p(z)",
             )
             tf.summary.image(
                 "manifold",

@@ -35,6 +35,7 @@ DISTRIBUTIONS = ("auto", "none", "mirrored", "multi_worker")
 # without importing TensorFlow).
 PIPELINES = ("batched", "per_example")
 OPTIMIZERS = ("adam", "adagrad")
+PRIORS = ("standard", "vamp")
 ACTIVATIONS = ("relu", "tanh", "elu", "gelu", "selu", "silu", "softplus", "sigmoid", "leaky_relu")
 
 # The tfds data sets that hold 28x28 grey-scale images with integer labels.
@@ -121,6 +122,17 @@ class ModelConfig:
         1000.0,
         "Weight of |KL - C| when capacity_max > 0 (Burgess et al. use 1000).",
         check=finite(0),
+    )
+
+    prior: str = option(
+        "standard",
+        "p(z): standard (N(0, I), the KL in closed form) or vamp (the VampPrior of Tomczak & "
+        "Welling 2018: a mixture of q(z|u_k) over --num_pseudo_inputs learned pseudo-inputs; "
+        "the KL is estimated at the sampled z).",
+        choices=PRIORS,
+    )
+    num_pseudo_inputs: int = option(
+        500, "The VampPrior's pseudo-inputs K (prior=vamp only).", check=integer(1, 100_000)
     )
 
     def __post_init__(self):
@@ -387,7 +399,8 @@ def dense_parameters(m: ModelConfig, pixels: int = 28 * 28) -> int:
     outputs = 2 if m.likelihood == "gaussian" and m.gaussian_variance == "learned" else 1
     decoder_sizes = [m.latent_dims, *m.hidden_units[::-1]]
     decoder = sum((a + 1) * b for a, b in zip(decoder_sizes, decoder_sizes[1:]))
-    return encoder + decoder + outputs * (decoder_sizes[-1] + 1) * pixels
+    pseudo_inputs = m.num_pseudo_inputs * pixels if m.prior == "vamp" else 0
+    return encoder + decoder + outputs * (decoder_sizes[-1] + 1) * pixels + pseudo_inputs
 
 
 def validate_model(m: ModelConfig) -> None:
@@ -413,7 +426,18 @@ def validate_model(m: ModelConfig) -> None:
             m.capacity_max == 0,
             f"capacity_max applies to objective=elbo only, got {m.capacity_max!r} with iwae",
         )
+    if m.prior != "vamp":
+        _require(
+            m.num_pseudo_inputs == ModelConfig.__dataclass_fields__["num_pseudo_inputs"].default,
+            f"num_pseudo_inputs applies to prior=vamp only, got {m.num_pseudo_inputs!r} with "
+            f"prior={m.prior}",
+        )
     if m.capacity_max > 0:
+        _require(
+            m.prior == "standard",
+            "capacity_max needs the closed-form KL of prior=standard; with prior=vamp the KL "
+            "is a one-sample estimate, too noisy for |KL - C|",
+        )
         _require(
             m.beta == 1,
             f"beta is unused when capacity_max > 0 (capacity_gamma weights |KL - C|); "

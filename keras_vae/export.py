@@ -4,7 +4,7 @@ The SavedModel needs neither keras_vae nor Keras to load:
     m = tf.saved_model.load(path)
     m.signatures["encode"](images=x)            # {"mean", "log_variance"}
     m.signatures["decode"](z=z)                 # {"images"}
-    m.signatures["sample"](num_samples=n, seed=s)  # {"images"}, the same for the same seed
+    m.signatures["sample"](num_samples=n, seed=s)  # {"images", "z"}: z ~ p(z), same seed same draws
     m.signatures["reconstruct"](images=x)       # {"images"}
     m.signatures["interpolate"](start_images=a, end_images=b, num_steps=n)
         # {"images": [batch, n, H, W], "z": [batch, n, latent_dims]}: straight paths
@@ -103,10 +103,8 @@ def export_saved_model(model, path: str, record: dict | None = None) -> None:
         num_samples = checked_count(num_samples, "num_samples", 1, pixels, "positive")
         seed = tf.ensure_shape(seed, [])
         # Stateless, so the same seed gives the same images in every process.
-        z = tf.random.stateless_normal(
-            tf.stack([num_samples, model.latent_dims]), seed=tf.stack([seed, 0])
-        )
-        return {"images": model.decode_images(z)}
+        z = model.sample_prior(num_samples, tf.stack([seed, 0]))
+        return {"images": model.decode_images(z), "z": z}
 
     def reconstruct(images):
         # The posterior mean, not a sample: serving should be deterministic.

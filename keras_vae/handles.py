@@ -68,6 +68,10 @@ class KerasHandle:
     def decode(self, z):
         return np.asarray(self.model.decode_images(tf.constant(z, tf.float32)))
 
+    def sample_latents(self, num_samples, seed):
+        """z ~ p(z), [num_samples, latent_dims]: the model's prior, from an int seed."""
+        return np.asarray(self.model.sample_prior(int(num_samples), tf.constant([seed, 0])))
+
     def log_weights(self, images, num_samples, seed):
         check_log_weights_args(np.shape(images), self.image_shape, num_samples, seed)
         out = self._log_weights(
@@ -94,6 +98,16 @@ class SavedModelHandle:
 
     def decode(self, z):
         return self._decode(z=tf.constant(z, tf.float32))["images"].numpy()
+
+    def sample_latents(self, num_samples, seed):
+        """z ~ p(z), as the SavedModel's `sample` signature draws them (its prior's)."""
+        sample = self.loaded.signatures["sample"]
+        if "z" not in sample.structured_outputs:  # An older keras_vae's: N(0, I) only.
+            return np.random.default_rng(seed).standard_normal((num_samples, self.latent_dims))
+        out = sample(
+            num_samples=tf.constant(num_samples, tf.int32), seed=tf.constant(seed, tf.int64)
+        )
+        return out["z"].numpy()
 
     def log_weights(self, images, num_samples, seed):
         check_log_weights_args(np.shape(images), self.image_shape, num_samples, seed)

@@ -73,7 +73,8 @@ def reconstruct(model, images) -> np.ndarray:
 
 
 def sample(model, num_samples: int, seed: int) -> np.ndarray:
-    """Pixel means decoded from z ~ N(0, I), [num_samples, H, W]; the same for the same seed."""
+    """Pixel means decoded from z ~ p(z) (N(0, I) or the VampPrior), [num_samples, H, W];
+    the same for the same seed, from a Keras model or its SavedModel."""
     model = as_handle(model)
     if int(num_samples) < 1:
         raise ValueError(f"num_samples must be at least 1, got {num_samples}")
@@ -83,8 +84,7 @@ def sample(model, num_samples: int, seed: int) -> np.ndarray:
             f"num_samples={num_samples} would return more than {MAX_OUTPUT_FLOATS} floats; "
             "split the request into smaller calls"
         )
-    z = np.random.default_rng(seed).standard_normal((int(num_samples), model.latent_dims))
-    return decode(model, z)
+    return decode(model, model.sample_latents(int(num_samples), int(seed)))
 
 
 def manifold_codes(model, n: int, dims=(0, 1)) -> np.ndarray:

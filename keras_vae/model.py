@@ -43,6 +43,9 @@ class VAE(keras.Model):
         capacity_max: when > 0, the objective is reconstruction + capacity_gamma *
             |KL - C| with C in the `capacity` variable, which starts at capacity_max.
         capacity_gamma: the weight of |KL - C|.
+        prior: "standard" (N(0, I), the KL in closed form) or "vamp" (the VampPrior of
+            Tomczak & Welling 2018: a mixture of q(z|u_k) over `num_pseudo_inputs` learned
+            pseudo-inputs u_k; the KL is estimated at the sampled z).
         binarize_training_inputs: draw x ~ Bernoulli(pixel intensity) afresh at each
             training step (dynamic binarization, the literature's protocol for MNIST).
             None (the default) does so for a Bernoulli likelihood and not for a
@@ -68,6 +71,8 @@ class VAE(keras.Model):
         num_samples=1,
         capacity_max=0.0,
         capacity_gamma=1000.0,
+        prior="standard",
+        num_pseudo_inputs=500,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -91,6 +96,10 @@ class VAE(keras.Model):
         self.num_samples = int(num_samples)
         self.capacity_max = float(capacity_max)
         self.capacity_gamma = float(capacity_gamma)
+        if prior not in ("standard", "vamp"):
+            raise ValueError(f"prior must be 'standard' or 'vamp', got {prior!r}")
+        self.prior = prior
+        self.num_pseudo_inputs = int(num_pseudo_inputs)
         self.pixels = math.prod(self.image_shape)
         # The log-variance of every pixel of the fixed-variance Gaussian likelihood.
         self.fixed_log_variance = 2.0 * math.log(self.gaussian_sigma)
@@ -108,6 +117,17 @@ class VAE(keras.Model):
         # to float16/bfloat16, while log p(z) and log q(z|x) are computed in float32.
         self.sampling = Sampling(seed, name="sampling", dtype="float32")
         self.binarization_seed = keras.random.SeedGenerator(None if seed is None else seed + 1)
+        # The VampPrior's pseudo-inputs, clipped to [0, 1] where used; initialised near 0
+        # as in Tomczak & Welling's code (mean 0.05, std 0.01).
+        self.pseudo_inputs = (
+            self.add_weight(
+                shape=(self.num_pseudo_inputs, self.pixels),
+                initializer=keras.initializers.RandomNormal(0.05, 0.01, seed=seed),
+                name="pseudo_inputs",
+            )
+            if prior == "vamp"
+            else None
+        )
         # A variable rather than a constant so that a schedule can change it during
         # training without retracing the compiled train step.
         self.kl_weight = self.add_weight(
@@ -174,6 +194,31 @@ class VAE(keras.Model):
         """Latent codes -> pixel means E[x|z], images [B, H, W] in [0, 1]."""
         return self.pixel_means(self.decode(z))
 
+    def prior_components(self):
+        """The VampPrior's components: q(z|u_k) of the pseudo-inputs, (means, log-variances)
+        each [K, latent_dims]."""
+        return self.encoder(ops.clip(self.pseudo_inputs, 0.0, 1.0))
+
+    def prior_log_density(self, z):
+        """log p(z) of codes [..., latent_dims]: N(0, I), or the VampPrior's mixture."""
+        if self.prior == "standard":
+            return objectives.standard_normal_log_density(z)
+        return objectives.mixture_log_density(z, *self.prior_components())
+
+    def sample_prior(self, num_samples, seed):
+        """num_samples codes z ~ p(z) [num_samples, latent_dims], drawn statelessly from
+        `seed` (int [2]): the same seed gives the same codes in every process."""
+        seed = tf.cast(seed, tf.int64)
+        shape = tf.stack([num_samples, self.latent_dims])
+        noise = tf.random.stateless_normal(shape, seed=seed)
+        if self.prior == "standard":
+            return noise
+        means, log_variances = self.prior_components()
+        pick = tf.random.stateless_uniform(
+            [num_samples], seed=seed + [0, 1], maxval=self.num_pseudo_inputs, dtype=tf.int32
+        )
+        return tf.gather(means, pick) + tf.exp(0.5 * tf.gather(log_variances, pick)) * noise
+
     def log_weights(self, images, noise, fused_likelihood=False):
         """log p(x|z), log importance weights and q(z|x) for z = mean + std * noise.
 
@@ -199,7 +244,7 @@ class VAE(keras.Model):
         log_likelihood = likelihood(x[None], params, self.fixed_log_variance)
         return {
             "log_weights": objectives.log_importance_weights(
-                log_likelihood, z, noise, log_variance
+                log_likelihood, self.prior_log_density(z), noise, log_variance
             ),
             "log_likelihood": log_likelihood,
             "mean": mean,
@@ -255,11 +300,15 @@ class VAE(keras.Model):
         elif len(noise.shape) == 2:
             noise = noise[None]
         weights = self.log_weights(images, noise)
+        if self.prior == "standard":
+            kl = objectives.kl_to_standard_normal(weights["mean"], weights["log_variance"])
+        else:  # No closed form: estimated at the draws of z.
+            kl = objectives.sampled_kl(weights["log_weights"], weights["log_likelihood"])
         return objectives.objective_terms(
             self.objective,
             weights["log_likelihood"],
             weights["log_weights"],
-            objectives.kl_to_standard_normal(weights["mean"], weights["log_variance"]),
+            kl,
             kl_weight=self.kl_weight,
             capacity=self.capacity,
             capacity_gamma=self.capacity_gamma,
@@ -344,6 +393,8 @@ class VAE(keras.Model):
             "num_samples": self.num_samples,
             "capacity_max": self.capacity_max,
             "capacity_gamma": self.capacity_gamma,
+            "prior": self.prior,
+            "num_pseudo_inputs": self.num_pseudo_inputs,
         }
 
 

@@ -139,13 +139,31 @@ def posterior_log_density(noise, log_variance):
     return -0.5 * ops.sum(LOG_2PI + log_variance + ops.square(noise), axis=-1)
 
 
-def log_importance_weights(log_likelihood_of_x, z, noise, log_variance):
-    """log w = log p(x|z) + log p(z) - log q(z|x); [k, batch] from z and noise [k, batch, L]."""
-    return (
-        log_likelihood_of_x
-        + standard_normal_log_density(z)
-        - posterior_log_density(noise, log_variance)
+def mixture_log_density(z, means, log_variances):
+    """log (1/K) sum_k N(z; means_k, exp(log_variances_k)): z [..., L], components [K, L].
+
+    The VampPrior (Tomczak & Welling 2018) is this mixture with the components
+    q(z|u_k) of K learned pseudo-inputs u_k. Computed per component ([..., K, L], exact)
+    and reduced with logsumexp, so far-away components underflow harmlessly.
+    """
+    z = ops.expand_dims(z, -2)  # [..., 1, L]
+    per_component = -0.5 * ops.sum(
+        LOG_2PI + log_variances + ops.square(z - means) * ops.exp(-log_variances), axis=-1
     )
+    count = ops.cast(ops.shape(means)[0], per_component.dtype)
+    return ops.logsumexp(per_component, axis=-1) - ops.log(count)
+
+
+def log_importance_weights(log_likelihood_of_x, log_prior, noise, log_variance):
+    """log w = log p(x|z) + log p(z) - log q(z|x); [k, batch], with log q from the noise
+    [k, batch, L] that drew z and log p(z) from the model's prior."""
+    return log_likelihood_of_x + log_prior - posterior_log_density(noise, log_variance)
+
+
+def sampled_kl(log_weights, log_likelihoods):
+    """KL(q(z|x) || p(z)) estimated at the k draws of z: mean_i log q(z_i|x) - log p(z_i),
+    [batch]. For priors whose KL has no closed form (the VampPrior)."""
+    return ops.mean(log_likelihoods - log_weights, axis=0)
 
 
 def importance_weighted_bound(log_weights, axis=0):

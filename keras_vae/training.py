@@ -354,7 +354,6 @@ def _train_and_evaluate(config, splits, strategy, path, chief, extra_callbacks) 
         callbacks_lib.ImageSummaries(
             os.path.join(logs, "images"),
             splits.test_images[:NUM_SUMMARY_ENCODINGS].astype(np.float32) / 255.0,
-            model.latent_dims,
             train.image_every_epochs,
             train.epochs,
             train.seed,

@@ -200,3 +200,57 @@ def test_mixed_precision_trains_as_float32_does(policy):
     mean = np.zeros((3, 2), np.float32)
     assert model.sampling(mean, mean).dtype == "float32"
     assert model.sampling.compute_dtype == "float32"
+
+
+def _vamp(**kw):
+    return VAE(latent_dims=3, hidden_units=(8,), prior="vamp", num_pseudo_inputs=4, seed=0, **kw)
+
+
+def test_the_vamp_priors_density_is_the_mixture_of_its_pseudo_inputs_posteriors():
+    model = _vamp()
+    u = np.clip(model.pseudo_inputs.numpy().astype(np.float64), 0, 1)
+    h = _dense(u, model.encoder.hidden[0], "relu")
+    means = _dense(h, model.encoder.mean_head)
+    log_variances = np.clip(_dense(h, model.encoder.log_variance_head), -20, 20)
+    z = np.random.default_rng(0).normal(0, 1, (2, 5, 3))
+    mixture = np.zeros((2, 5))
+    for mean, log_variance in zip(means, log_variances):
+        variance = np.exp(log_variance)
+        mixture += np.prod(
+            np.exp(-0.5 * (z - mean) ** 2 / variance) / np.sqrt(2 * np.pi * variance), -1
+        )
+    got = ops.convert_to_numpy(model.prior_log_density(z.astype(np.float32)))
+    np.testing.assert_allclose(got, np.log(mixture / 4), rtol=1e-4, atol=1e-4)
+
+
+def test_the_vamp_elbo_uses_the_sampled_kl_and_the_log_weights_use_the_prior():
+    model = _vamp()
+    x = _images(5)
+    noise = np.random.default_rng(1).standard_normal((2, 5, 3)).astype(np.float32)
+    weights = {k: ops.convert_to_numpy(v) for k, v in model.log_weights(x, noise).items()}
+    z = weights["mean"] + np.exp(0.5 * weights["log_variance"]) * noise
+    log_q = -0.5 * np.sum(np.log(2 * np.pi) + weights["log_variance"] + noise**2, -1)
+    log_p = ops.convert_to_numpy(model.prior_log_density(z))
+    np.testing.assert_allclose(
+        weights["log_weights"], weights["log_likelihood"] + log_p - log_q, rtol=1e-5, atol=1e-3
+    )
+    terms = {k: ops.convert_to_numpy(v) for k, v in model.objective_terms(x, noise=noise).items()}
+    np.testing.assert_allclose(terms["kl"], np.mean(log_q - log_p, 0), rtol=1e-4, atol=1e-3)
+
+
+def test_vamp_prior_samples_are_drawn_from_the_mixture_and_repeat_for_a_seed():
+    import tensorflow as tf
+
+    model = _vamp()
+    # Two far-apart components with tiny variance: every draw lands on one of them.
+    means = np.float32([[-50.0, 0.0, 0.0], [50.0, 0.0, 0.0]])
+    model.prior_components = lambda: (
+        tf.constant(means),
+        tf.constant(np.full((2, 3), -20.0, np.float32)),
+    )
+    model.num_pseudo_inputs = 2
+    z = np.asarray(model.sample_prior(400, tf.constant([3, 0])))
+    nearest = np.abs(z[:, :1] - means[:, 0]).min(axis=1)
+    assert nearest.max() < 1e-2
+    assert 150 < np.sum(z[:, 0] > 0) < 250  # Components picked uniformly.
+    np.testing.assert_array_equal(z, np.asarray(model.sample_prior(400, tf.constant([3, 0]))))

@@ -297,3 +297,43 @@ def test_continuous_bernoulli_gradients_are_finite_at_one_half():
     assert np.all(np.isfinite(gradient))
     # d log C / dl = l / 6 near 0: zero at l = 0, so the gradient there is x - 1/2 + 1/12.
     assert gradient[0] == pytest.approx(0.3 - 0.5 + 1 / 12, abs=1e-6)
+
+
+# --- mixture_log_density (the VampPrior's p(z)) -----------------------------------------
+
+
+def test_mixture_log_density_against_a_brute_force_mixture():
+    rng = np.random.default_rng(0)
+    means = rng.normal(0, 2, (5, 3))
+    log_variances = rng.normal(0, 1, (5, 3))
+    z = rng.normal(0, 2, (4, 6, 3))
+    got = _np(
+        objectives.mixture_log_density(
+            z.astype(np.float32), means.astype(np.float32), log_variances.astype(np.float32)
+        )
+    )
+    densities = np.zeros((4, 6))
+    for mean, log_variance in zip(means, log_variances):
+        variance = np.exp(log_variance)
+        densities += np.prod(
+            np.exp(-0.5 * (z - mean) ** 2 / variance) / np.sqrt(2 * np.pi * variance), axis=-1
+        )
+    np.testing.assert_allclose(got, np.log(densities / 5), rtol=1e-5, atol=1e-5)
+
+
+def test_a_mixture_of_one_standard_normal_is_the_standard_normal():
+    z = np.random.default_rng(1).normal(0, 1, (7, 4)).astype(np.float32)
+    zeros = np.zeros((1, 4), np.float32)
+    np.testing.assert_allclose(
+        _np(objectives.mixture_log_density(z, zeros, zeros)),
+        _np(objectives.standard_normal_log_density(z)),
+        rtol=1e-6,
+    )
+
+
+def test_far_away_components_do_not_underflow_the_mixture():
+    # Each point sits on one component, 1e3 standard deviations from the other.
+    means = np.float32([[0.0], [1000.0]])
+    z = np.float32([[0.0], [1000.0]])
+    got = _np(objectives.mixture_log_density(z, means, np.zeros_like(means)))
+    np.testing.assert_allclose(got, [-0.5 * math.log(2 * math.pi) - math.log(2)] * 2, rtol=1e-6)

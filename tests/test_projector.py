@@ -197,7 +197,6 @@ def test_image_summaries_include_manifold_and_encodings(tmp_path, latent_dims):
     callback = callbacks.ImageSummaries(
         str(tmp_path),
         images,
-        latent_dims,
         every=1,
         epochs=1,
         seed=0,
@@ -221,7 +220,7 @@ def test_image_summaries_without_labels_skip_encodings(tmp_path):
     model = VAE(image_shape=(4, 4), latent_dims=1, hidden_units=(8,), activation="tanh")
     model(np.zeros((1, 4, 4), np.float32))
     callback = callbacks.ImageSummaries(
-        str(tmp_path), np.zeros((4, 4, 4)), 1, every=1, epochs=1, seed=0, manifold_size=5
+        str(tmp_path), np.zeros((4, 4, 4)), every=1, epochs=1, seed=0, manifold_size=5
     )
     callback.set_model(model)
     callback.on_epoch_end(0)

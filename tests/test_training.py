@@ -147,3 +147,46 @@ def test_a_continuous_bernoulli_run_trains_exports_and_is_scored_as_a_density(tm
     )
     report = evaluation.evaluate_run(c, print_fn=lambda *a, **k: None)
     assert report["likelihood"] == "continuous_bernoulli" and report["nll_kind"] == "density"
+
+
+def test_a_vamp_prior_run_exports_its_prior_to_the_saved_model(tmp_path):
+    import keras
+    from conftest import _write_synthetic_folder, tiny_config
+
+    from keras_vae import handles, inference
+
+    folder = _write_synthetic_folder(tmp_path / "idx")
+    config = tiny_config(
+        tmp_path / "run", f"idx:{folder}", prior="vamp", num_pseudo_inputs=6, kl_warmup_epochs=1
+    )
+    metrics = training.train_and_evaluate(config)
+    assert np.isfinite(metrics["test"]["elbo"])
+    model = keras.saving.load_model(str(tmp_path / "run" / "checkpoints" / "latest.keras"))
+    assert model.prior == "vamp" and model.pseudo_inputs.shape == (6, 784)
+    saved = handles.load_saved_model(str(tmp_path / "run" / "saved_model"))
+    images = np.random.default_rng(0).random((3, 28, 28)).astype(np.float32)
+    kept, served = handles.as_handle(model), saved
+    for a, b in zip(kept.log_weights(images, 4, [1, 2]), served.log_weights(images, 4, [1, 2])):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-3)
+    # Samples come from the mixture, the same from the Keras model and the SavedModel.
+    np.testing.assert_allclose(
+        inference.sample(model, 5, seed=3), inference.sample(saved, 5, seed=3), atol=1e-5
+    )
+    np.testing.assert_allclose(
+        saved.sample_latents(5, 3), np.asarray(model.sample_prior(5, [3, 0])), atol=1e-5
+    )
+
+
+@pytest.mark.parametrize(
+    "model, phrase",
+    [
+        ({"num_pseudo_inputs": 100}, "num_pseudo_inputs applies to prior=vamp only"),
+        ({"prior": "vamp", "capacity_max": 5.0}, "capacity_max needs the closed-form KL"),
+    ],
+)
+def test_prior_options_that_do_not_apply_are_refused(model, phrase):
+    from keras_vae import config as config_lib
+    from keras_vae.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=phrase):
+        config_lib.ModelConfig(**model)
