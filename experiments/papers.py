@@ -265,14 +265,15 @@ def _read(path: str):
 
 
 def _reference(row: Row) -> str:
-    return "a curve" if row.reference is None else f"{row.reference:.2f}"
+    return "a curve" if row.reference is None else f"**{row.reference:.2f}**"
 
 
 def table(results: str = RESULTS) -> str:
     """The results table: one line per row, from results/ROW."""
     lines = [
-        "| row | paper | pythae | keras_vae | epochs (paper) | batch (paper) | training time |",
-        "|---|---|---|---|---|---|---|",
+        "| row | paper | pythae | keras_vae | epochs (paper's) | batch (paper's) | training "
+        "time | SavedModel |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for name, row in ROWS.items():
         folder = os.path.join(results, name)
@@ -280,7 +281,8 @@ def table(results: str = RESULTS) -> str:
         report = _read(os.path.join(folder, "eval-test-k5000.json"))
         curve = _read(os.path.join(folder, "nll_curve.json"))
         if report is not None:
-            ours = f"{report['nll']:.2f} (k=5000, {report['num_examples']:,} test images)"
+            ours = f"**{report['nll']:.2f}** (k=5000, {report['num_examples']:,} test images"
+            ours += ")" if progress and progress["finished"] else f", epoch {progress['epochs']})"
         elif curve:
             last = curve[-1]
             ours = (
@@ -290,10 +292,12 @@ def table(results: str = RESULTS) -> str:
             ours = "not run yet"
         epochs = f"{progress['epochs']:,}" if progress else "0"
         hours = f"{progress['training_seconds'] / 3600:.1f} h" if progress else "-"
+        saved = os.path.join(folder, "saved_model")
+        saved = f"`{name}/saved_model`" if os.path.isdir(saved) else "-"
         lines.append(
-            f"| {row.what} ({name}) | {row.paper}: **{_reference(row)}** | {row.pythae} | "
+            f"| {row.what} ({name}) | {row.paper}: {_reference(row)} | {row.pythae} | "
             f"{ours} | {epochs} ({row.paper_epochs:,}) | {row.flags['batch_size']} "
-            f"({row.paper_batch}) | {hours} |"
+            f"({row.paper_batch}) | {hours} | {saved} |"
         )
     return "\n".join(lines)
 
