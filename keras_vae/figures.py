@@ -195,6 +195,23 @@ def save_arithmetic(path: str, frames: np.ndarray, strengths, towards: str, away
     _save(fig, path)
 
 
+def save_likelihood_panels(path: str, panels) -> None:
+    """One row per likelihood: its test images, their reconstructions and prior samples.
+
+    panels: (name, images, reconstructions, samples), each array [n, H, W] in [0, 1].
+    """
+    fig, axes = plt.subplots(len(panels), 3, figsize=(12, 1.6 * len(panels) + 0.4))
+    axes = np.atleast_2d(axes)
+    titles = ("test images", "reconstructions (pixel means)", "samples from p(z)")
+    for r, (row, (name, *arrays)) in enumerate(zip(axes, panels)):
+        for ax, images, title in zip(row, arrays, titles):
+            _show_grid(ax, image_grid(images, len(images)))
+            if r == 0:
+                ax.set_title(title, fontsize="medium")
+        row[0].set_ylabel(name, rotation=0, ha="right", va="center", fontsize="medium")
+    _save(fig, path)
+
+
 # --- TensorBoard's images of a training run (keras_vae.callbacks.ImageSummaries).
 
 MANIFOLD_SIZE = 15

@@ -268,3 +268,21 @@ def test_a_run_is_collected_into_a_results_row_and_its_table(trained_run, tmp_pa
         if "burda_vae_k1" in line
     )
     assert "86.76" in line and "| 3 (3,280) |" in line
+
+
+def test_grey_likelihoods_draws_each_likelihood_and_labels_its_numbers(tmp_path):
+    folder = _write_synthetic_folder(tmp_path / "idx", train=120, test=40)
+    out = tmp_path / "out"
+    result = _run_script(
+        "grey_likelihoods.py", f"--dataset=idx:{folder}", "--epochs=1", "--latent_dims=2",
+        "--eval_k=2", "--eval_examples=10", f"--out={out}",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = json.loads((out / "rows.json").read_text())
+    kinds = {row["likelihood"]: row["nll_kind"] for row in rows}
+    assert kinds == {
+        "bernoulli (grey)": "cross_entropy",
+        "gaussian (learned variance)": "density",
+        "continuous bernoulli": "density",
+    }
+    assert (out / "figure.png").stat().st_size > 1000
