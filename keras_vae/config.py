@@ -124,6 +124,17 @@ class ModelConfig:
         check=finite(0),
     )
 
+    top_latent_dims: int = option(
+        0,
+        "Size of a second, top stochastic layer z2 above z1 (Burda et al. 2015: q(z2|z1), "
+        "p(z1|z2), p(z2) = N(0, I)); --latent_dims is then z1's. 0: one stochastic layer.",
+        check=integer(0),
+    )
+    top_hidden_units: tuple[int, ...] = option(
+        (50, 50),
+        "Hidden layers of q(z2|z1), comma-separated; p(z1|z2) mirrors them (two layers only).",
+        check=Check(lambda v: len(v) >= 1 and all(u >= 1 for u in v), "positive integers"),
+    )
     prior: str = option(
         "standard",
         "p(z): standard (N(0, I), the KL in closed form) or vamp (the VampPrior of Tomczak & "
@@ -350,12 +361,10 @@ class Config:
 
     @classmethod
     def from_dict(cls, d: dict) -> "Config":
-        model = dict(d["model"])
-        model["hidden_units"] = tuple(model["hidden_units"])
         return cls(
-            model=ModelConfig(**model),
-            data=DataConfig(**d["data"]),
-            train=TrainConfig(**d["train"]),
+            model=options.from_json_values(ModelConfig, d["model"]),
+            data=options.from_json_values(DataConfig, d["data"]),
+            train=options.from_json_values(TrainConfig, d["train"]),
             model_dir=d.get("model_dir", ""),
         )
 
@@ -399,8 +408,16 @@ def dense_parameters(m: ModelConfig, pixels: int = 28 * 28) -> int:
     outputs = 2 if m.likelihood == "gaussian" and m.gaussian_variance == "learned" else 1
     decoder_sizes = [m.latent_dims, *m.hidden_units[::-1]]
     decoder = sum((a + 1) * b for a, b in zip(decoder_sizes, decoder_sizes[1:]))
-    pseudo_inputs = m.num_pseudo_inputs * pixels if m.prior == "vamp" else 0
-    return encoder + decoder + outputs * (decoder_sizes[-1] + 1) * pixels + pseudo_inputs
+    extra = m.num_pseudo_inputs * pixels if m.prior == "vamp" else 0
+    if m.top_latent_dims:  # q(z2|z1) and p(z1|z2): two Gaussian networks.
+        for inputs, outputs, hidden in (
+            (m.latent_dims, m.top_latent_dims, m.top_hidden_units),
+            (m.top_latent_dims, m.latent_dims, m.top_hidden_units[::-1]),
+        ):
+            sizes = [inputs, *hidden]
+            extra += sum((a + 1) * b for a, b in zip(sizes, sizes[1:]))
+            extra += 2 * (sizes[-1] + 1) * outputs
+    return encoder + decoder + outputs * (decoder_sizes[-1] + 1) * pixels + extra
 
 
 def validate_model(m: ModelConfig) -> None:
@@ -426,9 +443,26 @@ def validate_model(m: ModelConfig) -> None:
             m.capacity_max == 0,
             f"capacity_max applies to objective=elbo only, got {m.capacity_max!r} with iwae",
         )
+    defaults = ModelConfig.__dataclass_fields__
+    if m.top_latent_dims:
+        _require(
+            m.prior == "standard" and m.capacity_max == 0,
+            "a second stochastic layer (top_latent_dims > 0) takes prior=standard and no "
+            "capacity objective (its KL is estimated at the sampled z)",
+        )
+        _require(
+            max(m.top_latent_dims, *m.top_hidden_units) <= MAX_LAYER_UNITS,
+            f"top_latent_dims and top_hidden_units must be at most {MAX_LAYER_UNITS:,}",
+        )
+    else:
+        _require(
+            m.top_hidden_units == defaults["top_hidden_units"].default,
+            "top_hidden_units applies with a second stochastic layer only (top_latent_dims "
+            f"> 0), got {list(m.top_hidden_units)}",
+        )
     if m.prior != "vamp":
         _require(
-            m.num_pseudo_inputs == ModelConfig.__dataclass_fields__["num_pseudo_inputs"].default,
+            m.num_pseudo_inputs == defaults["num_pseudo_inputs"].default,
             f"num_pseudo_inputs applies to prior=vamp only, got {m.num_pseudo_inputs!r} with "
             f"prior={m.prior}",
         )

@@ -62,7 +62,7 @@ def active_units(mean):
     return int(np.sum(np.var(mean, axis=0) > ACTIVE_UNIT_THRESHOLD))
 
 
-def per_example_bounds(
+def _per_example_scores(
     scorer,
     images,
     num_samples,
@@ -71,7 +71,7 @@ def per_example_bounds(
     progress=None,
     workers=DEFAULT_WORKERS,
 ):
-    """Per-image importance-weighted bound and mean log p(x|z) over `num_samples` draws.
+    """Per-image importance-weighted bound, mean log p(x|z) and mean log w over the draws.
 
     Args:
         scorer: a `handles` view of the model (anything with `log_weights`).
@@ -83,7 +83,7 @@ def per_example_bounds(
         workers: batches scored at once, from as many threads.
 
     Returns:
-        (iw_bound [N], mean_log_likelihood [N]) in nats, float64.
+        (iw_bound [N], mean_log_likelihood [N], mean_log_weight [N]) in nats, float64.
     """
     if not isinstance(num_samples, (int, np.integer)) or num_samples < 1:
         raise ValueError(f"num_samples must be a positive integer, got {num_samples!r}")
@@ -105,43 +105,74 @@ def per_example_bounds(
             batch = np.concatenate([batch, pad])
         running = _RunningLogMeanExp.zeros(len(batch))
         log_likelihood_sum = np.zeros(len(batch))
+        log_weight_sum = np.zeros(len(batch))
         for chunk in range(chunks):
             size = min(samples_per_call, num_samples - chunk * samples_per_call)
             log_w, log_likelihood = scorer.log_weights(batch, size, [seed, call * chunks + chunk])
             running.add(log_w)
             log_likelihood_sum += log_likelihood.sum(axis=0, dtype=np.float64)
-        return running.result()[:real], log_likelihood_sum[:real] / num_samples
+            log_weight_sum += log_w.sum(axis=0, dtype=np.float64)
+        means = (log_likelihood_sum[:real] / num_samples, log_weight_sum[:real] / num_samples)
+        return running.result()[:real], *means
 
-    bounds, log_likelihoods = [], []
+    bounds, log_likelihoods, log_weights = [], [], []
     calls = range(math.ceil(len(images) / images_per_call))
     # Two batches in flight keep both cores busy through each call's small, serial ops
     # (tanh layers, sampling, the log-sum-exp); TensorFlow releases the GIL.
     with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
-        for call, (bound, log_likelihood) in zip(calls, pool.map(score_batch, calls)):
+        for call, (bound, log_likelihood, log_weight) in zip(calls, pool.map(score_batch, calls)):
             bounds.append(bound)
             log_likelihoods.append(log_likelihood)
+            log_weights.append(log_weight)
             if progress is not None:
                 progress(min((call + 1) * images_per_call, len(images)), len(images))
-    return np.concatenate(bounds), np.concatenate(log_likelihoods)
+    return np.concatenate(bounds), np.concatenate(log_likelihoods), np.concatenate(log_weights)
+
+
+def per_example_bounds(
+    scorer,
+    images,
+    num_samples,
+    seed,
+    rows_per_call=DEFAULT_ROWS_PER_CALL,
+    progress=None,
+    workers=DEFAULT_WORKERS,
+):
+    """Per-image importance-weighted bound and mean log p(x|z) over `num_samples` draws,
+    (iw_bound [N], mean_log_likelihood [N]) in nats; see `_per_example_scores`."""
+    return _per_example_scores(scorer, images, num_samples, seed, rows_per_call, progress, workers)[
+        :2
+    ]
 
 
 def evaluate_images(
-    scorer, images, num_samples, seed=0, rows_per_call=DEFAULT_ROWS_PER_CALL, progress=None
+    scorer,
+    images,
+    num_samples,
+    seed=0,
+    rows_per_call=DEFAULT_ROWS_PER_CALL,
+    progress=None,
+    closed_form_kl=True,
 ):
     """The evaluation report of a set of images; every quantity in nats per example.
 
-    elbo = mean log p(x|z) over the k draws minus the closed-form KL; nll = minus the
+    elbo = mean log p(x|z) over the k draws minus the KL: in closed form for a model
+    with one stochastic layer and the N(0, I) prior (closed_form_kl), else estimated at
+    the same draws (a VampPrior, two layers: then elbo = mean log w). nll = minus the
     k-sample importance-weighted bound, averaged over images.
     """
     images = np.asarray(images, np.float32)
     start = time.perf_counter()
     mean, log_variance = inference.posterior(scorer, images)
     kl_dims = latent.kl_per_dimension(mean, log_variance)
-    bounds, log_likelihoods = per_example_bounds(
+    bounds, log_likelihoods, log_weights = _per_example_scores(
         scorer, images, num_samples, seed, rows_per_call, progress
     )
     reconstruction = -float(np.mean(log_likelihoods))
-    kl = float(np.sum(kl_dims))
+    if closed_form_kl:
+        kl = float(np.sum(kl_dims))
+    else:
+        kl = float(np.mean(log_likelihoods - log_weights))
     return {
         "elbo": -(reconstruction + kl),
         "reconstruction": reconstruction,
@@ -179,12 +210,12 @@ def nll_kind(likelihood: str | None, binary_data: bool) -> str:
     return "unknown"
 
 
-def run_likelihood(c: EvalConfig) -> str | None:
-    """The likelihood of the evaluated model, from its run's record, if it has one."""
+def run_record(c: EvalConfig):
+    """The evaluated model's run Config, from its run or SavedModel record, if it has one."""
     if c.model_dir is not None:
-        return model_dir_lib.load_run_config(c.model_dir)[0].model.likelihood
+        return model_dir_lib.load_run_config(c.model_dir)[0]
     record = model_dir_lib.load_saved_model_record(c.saved_model)
-    return None if record is None else record[0].model.likelihood
+    return None if record is None else record[0]
 
 
 def evaluate_run(c: EvalConfig, print_fn=print, data=None) -> dict:
@@ -207,9 +238,19 @@ def evaluate_run(c: EvalConfig, print_fn=print, data=None) -> dict:
         f"importance samples",
         flush=True,
     )
-    report = evaluate_images(scorer, images, c.num_importance_samples, c.seed, progress=progress)
+    record = run_record(c)
+    model = record.model if record is not None else None
+    closed_form = model is None or (model.prior == "standard" and not model.top_latent_dims)
+    report = evaluate_images(
+        scorer,
+        images,
+        c.num_importance_samples,
+        c.seed,
+        progress=progress,
+        closed_form_kl=closed_form,
+    )
     binarized = source["binarize"] in ("static", "dynamic")
-    likelihood = run_likelihood(c)
+    likelihood = None if model is None else model.likelihood
     kind = nll_kind(likelihood, data_lib.is_binary(images, one=1.0))
     report = {
         "split": c.split,

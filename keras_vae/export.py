@@ -50,7 +50,7 @@ def export_saved_model(model, path: str, record: dict | None = None) -> None:
     record_json = json.dumps(record, sort_keys=True)
     height, width = model.image_shape
     images_spec = tf.TensorSpec([None, height, width], tf.float32, name="images")
-    z_spec = tf.TensorSpec([None, model.latent_dims], tf.float32, name="z")
+    z_spec = tf.TensorSpec([None, model.code_dims], tf.float32, name="z")
 
     pixels = height * width
 
@@ -93,7 +93,7 @@ def export_saved_model(model, path: str, record: dict | None = None) -> None:
         return {"mean": mean, "log_variance": log_variance}
 
     def decode(z):
-        z = tf.ensure_shape(z, [None, model.latent_dims])
+        z = tf.ensure_shape(z, [None, model.code_dims])
         (z,) = after(
             [tf.debugging.Assert(tf.reduce_all(tf.math.is_finite(z)), ["z must be finite"])], z
         )
@@ -135,7 +135,7 @@ def export_saved_model(model, path: str, record: dict | None = None) -> None:
         end, _ = model.encode(end_images)
         t = tf.reshape(tf.linspace(0.0, 1.0, num_steps), [1, -1, 1])
         z = start[:, None] + t * (end - start)[:, None]  # [batch, steps, latent]
-        images = model.decode_images(tf.reshape(z, [-1, model.latent_dims]))
+        images = model.decode_images(tf.reshape(z, [-1, model.code_dims]))
         shape = tf.concat([tf.shape(z)[:2], [height, width]], axis=0)
         return {"images": tf.reshape(images, shape), "z": z}
 

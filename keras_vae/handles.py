@@ -54,7 +54,7 @@ class KerasHandle:
 
     def __init__(self, model, jit_compile=False):
         self.model = model
-        self.latent_dims = int(model.latent_dims)
+        self.latent_dims = int(model.code_dims)
         self.image_shape = tuple(model.image_shape)
         self._log_weights = tf.function(
             model.seeded_log_weights,

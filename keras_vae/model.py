@@ -43,6 +43,9 @@ class VAE(keras.Model):
         capacity_max: when > 0, the objective is reconstruction + capacity_gamma *
             |KL - C| with C in the `capacity` variable, which starts at capacity_max.
         capacity_gamma: the weight of |KL - C|.
+        top_latent_dims, top_hidden_units: a second stochastic layer z2 above z = z1 (Burda
+            et al. 2015): q(z2|z1) and p(z1|z2) with these hidden layers, p(z2) = N(0, I);
+            0 for one layer. encode, decode and sample_prior then speak z2 (`code_dims`).
         prior: "standard" (N(0, I), the KL in closed form) or "vamp" (the VampPrior of
             Tomczak & Welling 2018: a mixture of q(z|u_k) over `num_pseudo_inputs` learned
             pseudo-inputs u_k; the KL is estimated at the sampled z).
@@ -73,6 +76,8 @@ class VAE(keras.Model):
         capacity_gamma=1000.0,
         prior="standard",
         num_pseudo_inputs=500,
+        top_latent_dims=0,
+        top_hidden_units=(50, 50),
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -104,7 +109,24 @@ class VAE(keras.Model):
         # The log-variance of every pixel of the fixed-variance Gaussian likelihood.
         self.fixed_log_variance = 2.0 * math.log(self.gaussian_sigma)
 
+        self.top_latent_dims = int(top_latent_dims)
+        self.top_hidden_units = tuple(int(u) for u in top_hidden_units)
+        if self.top_latent_dims and prior != "standard":
+            raise ValueError("a second stochastic layer takes prior='standard' for its top layer")
+        # The code that encode, decode and sample_prior speak: the top layer's z.
+        self.code_dims = self.top_latent_dims or self.latent_dims
+        # Noise per sample: z1's, then (two layers) z2's.
+        self.noise_dims = self.latent_dims + self.top_latent_dims
         self.encoder = Encoder(self.latent_dims, self.hidden_units, activation, name="encoder")
+        # Burda et al. 2015's second stochastic layer: q(z2|z1) and p(z1|z2), both Gaussian
+        # networks of the same form as the encoder.
+        if self.top_latent_dims:
+            self.top_encoder = Encoder(
+                self.top_latent_dims, self.top_hidden_units, activation, name="top_encoder"
+            )
+            self.top_decoder = Encoder(
+                self.latent_dims, self.top_hidden_units[::-1], activation, name="top_decoder"
+            )
         self.decoder = Decoder(
             self.pixels,
             self.hidden_units[::-1],
@@ -160,6 +182,9 @@ class VAE(keras.Model):
             self.encoder.build((None, self.pixels))
         if not self.decoder.built:
             self.decoder.build((None, self.latent_dims))
+        if self.top_latent_dims and not self.top_encoder.built:
+            self.top_encoder.build((None, self.latent_dims))
+            self.top_decoder.build((None, self.top_latent_dims))
         self.built = True
 
     @property
@@ -179,11 +204,20 @@ class VAE(keras.Model):
         return ops.reshape(images, (-1, self.pixels))
 
     def encode(self, images):
-        """Images [B, H, W] -> (mean, log_variance) of q(z|x), each [B, latent_dims]."""
-        return self.encoder(self._flatten(images))
+        """Images [B, H, W] -> (mean, log_variance) of q(z|x), each [B, code_dims].
+
+        With two stochastic layers, q(z2|z1) at z1 = the mean of q(z1|x): the top code.
+        """
+        mean, log_variance = self.encoder(self._flatten(images))
+        return self.top_encoder(mean) if self.top_latent_dims else (mean, log_variance)
 
     def decode(self, z):
-        """Latent codes [B, latent_dims] -> dict of p(x|z) parameters, each [B, H*W]."""
+        """Latent codes [B, code_dims] -> dict of p(x|z) parameters, each [B, H*W].
+
+        With two stochastic layers, p(x|z1) at z1 = the mean of p(z1|z2 = z).
+        """
+        if self.top_latent_dims:
+            z, _ = self.top_decoder(z)
         return self.decoder(z)
 
     def pixel_means(self, params):
@@ -209,7 +243,7 @@ class VAE(keras.Model):
         """num_samples codes z ~ p(z) [num_samples, latent_dims], drawn statelessly from
         `seed` (int [2]): the same seed gives the same codes in every process."""
         seed = tf.cast(seed, tf.int64)
-        shape = tf.stack([num_samples, self.latent_dims])
+        shape = tf.stack([num_samples, self.code_dims])
         noise = tf.random.stateless_normal(shape, seed=seed)
         if self.prior == "standard":
             return noise
@@ -224,18 +258,37 @@ class VAE(keras.Model):
 
         Args:
             images: [B, H, W] float32.
-            noise: [k, B, latent_dims] standard-normal draws, k samples per image.
+            noise: [k, B, noise_dims] standard-normal draws, k samples per image: z1's
+                (latent_dims), then, with two stochastic layers, z2's (top_latent_dims).
             fused_likelihood: compute log p(x|z) in its own XLA cluster; for inference
                 only (see keras_vae/export.py), training keeps the plain graph.
 
         Returns {"log_weights": [k, B], "log_likelihood": [k, B], "mean": [B, L],
-        "log_variance": [B, L]}; the maths is keras_vae/objectives.py's.
+        "log_variance": [B, L]} (q(z1|x)'s); the maths is keras_vae/objectives.py's.
         """
         x = self._flatten(images)
         mean, log_variance = self.encoder(x)
-        z = self.sampling(mean, log_variance, noise=noise)  # [k, B, L]
+        noise_1 = noise[..., : self.latent_dims]
+        z = self.sampling(mean, log_variance, noise=noise_1)  # [k, B, L]
         samples, batch = ops.shape(noise)[0], ops.shape(noise)[1]
-        params = self.decoder(ops.reshape(z, (-1, self.latent_dims)))
+        flat_z = ops.reshape(z, (-1, self.latent_dims))
+        log_posterior = objectives.posterior_log_density(noise_1, log_variance)
+        if self.top_latent_dims:
+            # z2 ~ q(z2|z1) at each z1; log p(z1, z2) = log p(z1|z2) + log N(z2; 0, I).
+            noise_2 = ops.reshape(noise[..., self.latent_dims :], (-1, self.top_latent_dims))
+            mean_2, log_variance_2 = self.top_encoder(flat_z)
+            z_2 = mean_2 + ops.exp(0.5 * log_variance_2) * noise_2
+            prior_mean, prior_log_variance = self.top_decoder(z_2)
+            log_prior = objectives.gaussian_log_likelihood(
+                flat_z, prior_mean, prior_log_variance
+            ) + objectives.standard_normal_log_density(z_2)
+            log_posterior += ops.reshape(
+                objectives.posterior_log_density(noise_2, log_variance_2), (samples, batch)
+            )
+            log_prior = ops.reshape(log_prior, (samples, batch))
+        else:
+            log_prior = self.prior_log_density(z)
+        params = self.decoder(flat_z)
         params = {k: ops.reshape(v, (samples, batch, -1)) for k, v in params.items()}
         likelihood = objectives.log_likelihood
         if fused_likelihood:
@@ -244,7 +297,7 @@ class VAE(keras.Model):
         log_likelihood = likelihood(x[None], params, self.fixed_log_variance)
         return {
             "log_weights": objectives.log_importance_weights(
-                log_likelihood, self.prior_log_density(z), noise, log_variance
+                log_likelihood, log_prior, log_posterior
             ),
             "log_likelihood": log_likelihood,
             "mean": mean,
@@ -262,7 +315,7 @@ class VAE(keras.Model):
         [samples, pixels] decoder output instead of one per elementwise op.
         `experiments/benchmark.py --part=eval` measures both against the matmul roofline.
         """
-        shape = tf.stack([num_samples, tf.shape(images)[0], self.latent_dims])
+        shape = tf.stack([num_samples, tf.shape(images)[0], self.noise_dims])
         noise = tf.random.stateless_normal(shape, seed=seed)
         return self.log_weights(images, noise, fused_likelihood=True)
 
@@ -283,9 +336,9 @@ class VAE(keras.Model):
         return ops.cast(u < images, images.dtype)
 
     def draw_noise(self, images):
-        """Standard-normal noise [k, B, latent_dims], k = num_samples, from the Sampling
+        """Standard-normal noise [k, B, noise_dims], k = num_samples, from the Sampling
         layer's seed (independent per replica under a strategy)."""
-        shape = (self.num_samples, ops.shape(images)[0], self.latent_dims)
+        shape = (self.num_samples, ops.shape(images)[0], self.noise_dims)
         return distribution.standard_normal(shape, images.dtype, self.sampling.seed_generator)
 
     def objective_terms(self, images, noise=None):
@@ -300,9 +353,9 @@ class VAE(keras.Model):
         elif len(noise.shape) == 2:
             noise = noise[None]
         weights = self.log_weights(images, noise)
-        if self.prior == "standard":
+        if self.prior == "standard" and not self.top_latent_dims:
             kl = objectives.kl_to_standard_normal(weights["mean"], weights["log_variance"])
-        else:  # No closed form: estimated at the draws of z.
+        else:  # No closed form (a VampPrior, two layers): estimated at the draws of z.
             kl = objectives.sampled_kl(weights["log_weights"], weights["log_likelihood"])
         return objectives.objective_terms(
             self.objective,
@@ -395,6 +448,8 @@ class VAE(keras.Model):
             "capacity_gamma": self.capacity_gamma,
             "prior": self.prior,
             "num_pseudo_inputs": self.num_pseudo_inputs,
+            "top_latent_dims": self.top_latent_dims,
+            "top_hidden_units": list(self.top_hidden_units),
         }
 
 

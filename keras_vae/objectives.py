@@ -154,10 +154,10 @@ def mixture_log_density(z, means, log_variances):
     return ops.logsumexp(per_component, axis=-1) - ops.log(count)
 
 
-def log_importance_weights(log_likelihood_of_x, log_prior, noise, log_variance):
-    """log w = log p(x|z) + log p(z) - log q(z|x); [k, batch], with log q from the noise
-    [k, batch, L] that drew z and log p(z) from the model's prior."""
-    return log_likelihood_of_x + log_prior - posterior_log_density(noise, log_variance)
+def log_importance_weights(log_likelihood_of_x, log_prior, log_posterior):
+    """log w = log p(x|z) + log p(z) - log q(z|x), each [k, batch]: log p(z) from the
+    model's prior, log q from the noise that drew z (`posterior_log_density`)."""
+    return log_likelihood_of_x + log_prior - log_posterior
 
 
 def sampled_kl(log_weights, log_likelihoods):

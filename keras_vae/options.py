@@ -91,6 +91,7 @@ def _type_ok(value, annotation) -> bool:
 
 
 _TYPE_WORDS = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}
+_PLURALS = {int: "integers", float: "numbers", bool: "booleans", str: "strings"}
 
 
 def validate(instance) -> None:
@@ -102,7 +103,7 @@ def validate(instance) -> None:
         name, value, meta = field.name, getattr(instance, field.name), field.metadata
         kind, element = scalar_type(hints[name])
         if not _type_ok(value, hints[name]):
-            words = f"a list of {_TYPE_WORDS[element]}s" if kind is tuple else _TYPE_WORDS.get(kind)
+            words = f"a list of {_PLURALS[element]}" if kind is tuple else _TYPE_WORDS.get(kind)
             raise ConfigError(f"{name} must be {words}, got {value!r}")
         if value is None:
             continue
@@ -113,6 +114,16 @@ def validate(instance) -> None:
         check = meta["check"]
         if check is not None and not check.holds(value):
             raise ConfigError(f"{name} must be {check.requirement}, got {value!r}")
+
+
+def from_json_values(cls, values: dict):
+    """`cls` built from a JSON dict, its tuple fields from JSON lists (config.json)."""
+    hints = typing.get_type_hints(cls)
+    values = dict(values)
+    for name, value in values.items():
+        if name in hints and scalar_type(hints[name])[0] is tuple and isinstance(value, list):
+            values[name] = tuple(value)
+    return cls(**values)
 
 
 def declared_fields(cls) -> list[dataclasses.Field]:

@@ -189,7 +189,7 @@ def write_figures(model: VAE, splits: data_lib.DataSplits, folder: str, seed: in
     )
     figures.save_samples(os.path.join(folder, "samples.png"), inference.sample(model, 100, seed))
     written = ["reconstruction.png", "samples.png"]
-    if model.latent_dims == 2:
+    if model.code_dims == 2:
         figures.save_encodings(
             os.path.join(folder, "encodings.png"),
             inference.encode_means(model, test),

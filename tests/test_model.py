@@ -254,3 +254,48 @@ def test_vamp_prior_samples_are_drawn_from_the_mixture_and_repeat_for_a_seed():
     assert nearest.max() < 1e-2
     assert 150 < np.sum(z[:, 0] > 0) < 250  # Components picked uniformly.
     np.testing.assert_array_equal(z, np.asarray(model.sample_prior(400, tf.constant([3, 0]))))
+
+
+def _gaussian_net(x, net, activation="relu"):
+    h = x
+    for layer in net.hidden:
+        h = _dense(h, layer, activation)
+    return _dense(h, net.mean_head), np.clip(_dense(h, net.log_variance_head), -20, 20)
+
+
+def _log_normal(x, mean, log_variance):
+    return -0.5 * np.sum(
+        np.log(2 * np.pi) + log_variance + (x - mean) ** 2 / np.exp(log_variance), -1
+    )
+
+
+def test_two_stochastic_layers_log_weights_match_a_numpy_forward_pass():
+    model = VAE(latent_dims=3, hidden_units=(8,), top_latent_dims=2, top_hidden_units=(5,), seed=0)
+    x = _images(4)
+    noise = np.random.default_rng(2).standard_normal((3, 4, 5)).astype(np.float32)
+    got = {k: ops.convert_to_numpy(v) for k, v in model.log_weights(x, noise).items()}
+
+    flat = x.reshape(4, -1).astype(np.float64)
+    mean_1, log_variance_1 = _gaussian_net(flat, model.encoder)
+    z_1 = mean_1 + np.exp(0.5 * log_variance_1) * noise[..., :3]  # [k, B, 3]
+    mean_2, log_variance_2 = _gaussian_net(z_1, model.top_encoder)
+    z_2 = mean_2 + np.exp(0.5 * log_variance_2) * noise[..., 3:]
+    prior_mean, prior_log_variance = _gaussian_net(z_2, model.top_decoder)
+    logits = _dense(_dense(z_1, model.decoder.hidden[0], "relu"), model.decoder.output_head)
+    log_px = np.sum(flat * logits - np.logaddexp(0, logits), -1)
+    log_p = log_px + _log_normal(z_1, prior_mean, prior_log_variance) + _log_normal(z_2, 0.0, 0.0)
+    log_q = _log_normal(z_1, mean_1, log_variance_1) + _log_normal(z_2, mean_2, log_variance_2)
+    np.testing.assert_allclose(got["log_likelihood"], log_px, rtol=1e-4)
+    np.testing.assert_allclose(got["log_weights"], log_p - log_q, rtol=1e-4, atol=1e-3)
+    # The ELBO's KL over both layers is estimated at the draws: log q - log p(z1, z2).
+    terms = {k: ops.convert_to_numpy(v) for k, v in model.objective_terms(x, noise=noise).items()}
+    np.testing.assert_allclose(
+        terms["kl"], np.mean(log_q - (log_p - log_px), 0), rtol=1e-4, atol=1e-3
+    )
+    # The code of encode, decode and the prior is the top layer's.
+    assert model.code_dims == 2 and ops.convert_to_numpy(model.encode(x)[0]).shape == (4, 2)
+    assert ops.convert_to_numpy(model.decode_images(np.zeros((1, 2), np.float32))).shape == (
+        1,
+        28,
+        28,
+    )

@@ -190,3 +190,49 @@ def test_prior_options_that_do_not_apply_are_refused(model, phrase):
 
     with pytest.raises(ConfigError, match=phrase):
         config_lib.ModelConfig(**model)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"latent_dims": 4, "top_latent_dims": 2, "top_hidden_units": (6,)},
+        {"prior": "vamp", "num_pseudo_inputs": 5},
+    ],
+    ids=["two-layers", "vamp"],
+)
+def test_models_without_a_closed_form_kl_are_scored_with_a_consistent_elbo(tmp_path, options):
+    # The ELBO is never above the importance-weighted bound of the same draws' model.
+    import keras
+    from conftest import _write_synthetic_folder, tiny_config
+
+    from keras_vae import eval_config, evaluation, handles
+
+    folder = _write_synthetic_folder(tmp_path / "idx")
+    training.train_and_evaluate(tiny_config(tmp_path / "run", f"idx:{folder}", **options))
+    c = eval_config.resolve(
+        eval_config.EvalConfig(model_dir=str(tmp_path / "run"), num_importance_samples=20)
+    )
+    report = evaluation.evaluate_run(c, print_fn=lambda *a, **k: None)
+    assert report["elbo"] <= report["log_likelihood"] + 1e-6
+    assert report["elbo"] == pytest.approx(-(report["reconstruction"] + report["kl"]))
+    model = keras.saving.load_model(str(tmp_path / "run" / "checkpoints" / "latest.keras"))
+    images = np.random.default_rng(0).random((2, 28, 28)).astype(np.float32)
+    saved = handles.load_saved_model(str(tmp_path / "run" / "saved_model"))
+    for a, b in zip(handles.as_handle(model).log_weights(images, 3, [4, 5]),
+                    saved.log_weights(images, 3, [4, 5])):  # fmt: skip
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-3)
+
+
+@pytest.mark.parametrize(
+    "model, phrase",
+    [
+        ({"top_hidden_units": (7,)}, "top_hidden_units applies with a second stochastic layer"),
+        ({"top_latent_dims": 5, "prior": "vamp"}, "takes prior=standard"),
+    ],
+)
+def test_two_layer_options_that_do_not_apply_are_refused(model, phrase):
+    from keras_vae import config as config_lib
+    from keras_vae.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=phrase):
+        config_lib.ModelConfig(**model)
