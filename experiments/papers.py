@@ -288,6 +288,8 @@ def table(results: str = RESULTS) -> str:
             ours = (
                 f"{last['nll']:.2f} at epoch {last['epoch']} (k={last['num_importance_samples']})"
             )
+        elif progress:
+            ours = "running"
         else:
             ours = "not run yet"
         epochs = f"{progress['epochs']:,}" if progress else "0"
