@@ -172,7 +172,7 @@ def run(experiment, name, overrides, runs_dir) -> dict:
             )
         ),
         print_fn=lambda *a, **k: None,
-        data=(test_images, splits.source),
+        data=(test_images, splits.source, splits.test_labels[:n_test]),
     )
     served = handles.load_saved_model(os.path.join(config.model_dir, "saved_model"))
     train_codes = inference.encode_means(served, splits.train_images[:KNN_REFERENCE] / 255.0)

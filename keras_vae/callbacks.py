@@ -113,10 +113,14 @@ class LikelihoodCurve(keras.callbacks.Callback):
     `test_nll`, which the TensorBoard callback after this one records.
     """
 
-    def __init__(self, path: str, images, every: int, num_samples: int, epochs: int, seed=0):
+    def __init__(
+        self, path: str, images, every: int, num_samples: int, epochs: int, seed=0, labels=None
+    ):
         super().__init__()
         self.path = path
         self.images = images
+        # A conditional model's curve is of log p(x|y): the labels go with the images.
+        self.labels = labels
         self.every = every
         self.num_samples = num_samples
         self.epochs = epochs
@@ -133,8 +137,9 @@ class LikelihoodCurve(keras.callbacks.Callback):
         if self._handle is None:
             self._handle = handles.as_handle(self.model)
         start = time.perf_counter()
+        labels = self.labels if self._handle.num_classes else None
         bounds, _ = evaluation.per_example_bounds(
-            self._handle, self.images, self.num_samples, self.seed
+            self._handle, self.images, self.num_samples, self.seed, labels=labels
         )
         nll = -float(np.mean(bounds))
         self.points = [p for p in self.points if p["epoch"] < done] + [
@@ -253,24 +258,32 @@ class ImageSummaries(keras.callbacks.Callback):
         self.num_reconstructions = num_reconstructions
         self.manifold_size = manifold_size
 
-    def _decode(self, z: np.ndarray) -> np.ndarray:
-        return keras.ops.convert_to_numpy(self.model.decode_images(z))
+    def _decode(self, z: np.ndarray, labels=None) -> np.ndarray:
+        if self.model.conditional and labels is None:
+            # A conditional model's manifold: the codes of the first class.
+            labels = np.zeros(len(z), np.int64)
+        return keras.ops.convert_to_numpy(self.model.decode_images(z, labels))
 
     def on_epoch_end(self, epoch, logs=None):
         if (epoch + 1) % self.every and epoch + 1 != self.epochs:
             return
+        # A conditional model encodes and decodes each image with its label; its samples
+        # cycle through the classes.
+        labels = self.test_labels if self.model.conditional else None
         mean, log_variance = (
-            keras.ops.convert_to_numpy(t) for t in self.model.encode(self.test_images)
+            keras.ops.convert_to_numpy(t) for t in self.model.encode(self.test_images, labels)
         )
         shown = slice(0, self.num_reconstructions)
+        reconstructions = self._decode(mean[shown], None if labels is None else labels[shown])
         reconstruction_grid = figures.image_grid(
-            figures.reconstruction_rows(
-                self.test_images[shown], self._decode(mean[shown]), self.cols
-            ),
+            figures.reconstruction_rows(self.test_images[shown], reconstructions, self.cols),
             self.cols,
         )
         z = keras.ops.convert_to_numpy(self.model.sample_prior(self.num_samples, [self.seed, 0]))
-        sample_grid = figures.image_grid(self._decode(z), self.cols)
+        classes = np.arange(self.num_samples) % max(self.model.num_classes, 1)
+        sample_grid = figures.image_grid(
+            self._decode(z, classes if self.model.conditional else None), self.cols
+        )
         n = self.manifold_size
         z, dims, manifold_cols = figures.manifold_latents(
             n, latent.kl_per_dimension(mean, log_variance)

@@ -135,6 +135,11 @@ class ModelConfig:
         "Hidden layers of q(z2|z1), comma-separated; p(z1|z2) mirrors them (two layers only).",
         check=Check(lambda v: len(v) >= 1 and all(u >= 1 for u in v), "positive integers"),
     )
+    conditional: bool = option(
+        False,
+        "A conditional VAE (Sohn et al. 2015): q(z|x, y) and p(x|z, y) take the one-hot "
+        "label y; the data set must have labels, and its NLL is -log p(x|y).",
+    )
     prior: str = option(
         "standard",
         "p(z): standard (N(0, I), the KL in closed form) or vamp (the VampPrior of Tomczak & "
@@ -444,6 +449,11 @@ def validate_model(m: ModelConfig) -> None:
             f"capacity_max applies to objective=elbo only, got {m.capacity_max!r} with iwae",
         )
     defaults = ModelConfig.__dataclass_fields__
+    if m.conditional:
+        _require(
+            m.prior == "standard" and not m.top_latent_dims,
+            "conditional takes prior=standard and one stochastic layer",
+        )
     if m.top_latent_dims:
         _require(
             m.prior == "standard" and m.capacity_max == 0,
@@ -517,7 +527,11 @@ def validate_schedules(m: ModelConfig, t: TrainConfig) -> None:
 
 
 def validate_likelihood_and_data(m: ModelConfig, d: DataConfig) -> None:
-    """Refuses a likelihood that does not fit the data it is given."""
+    """Refuses a likelihood, or a conditional model, that does not fit the data it is given."""
+    _require(
+        not (m.conditional and d.dataset in FILE_DATASETS),
+        f"conditional needs labels, and {d.dataset} has none",
+    )
     _require(
         not (m.likelihood in DENSITY_LIKELIHOODS and d.dataset in BINARY_DATASETS),
         f"likelihood={m.likelihood} is a density of grey levels; {d.dataset}'s pixels are 0 "

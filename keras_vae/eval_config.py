@@ -79,7 +79,8 @@ def resolve(c: EvalConfig) -> EvalConfig:
 
 
 def load_images(c: EvalConfig):
-    """The images of the requested split, float32 in [0, 1], and their data source record.
+    """The images of the requested split, float32 in [0, 1], their data source record and
+    their labels (which a conditional model is scored with: log p(x|y)).
 
     numpy only, so that the command reports a missing or corrupt data file before
     TensorFlow loads.
@@ -87,7 +88,7 @@ def load_images(c: EvalConfig):
     splits = data_lib.load_model_data(
         c.model_dir, c.dataset, c.data_dir, c.binarize, c.seed, c.split, c.saved_model
     )
-    images, _ = splits.split(c.split)
+    images, labels = splits.split(c.split)
     if c.max_examples:
-        images = images[: c.max_examples]
-    return images.astype(np.float32) / 255.0, splits.source
+        images, labels = images[: c.max_examples], labels[: c.max_examples]
+    return images.astype(np.float32) / 255.0, splits.source, labels

@@ -23,7 +23,8 @@ def _evaluate() -> None:
     r = evaluation.evaluate_run(config, data=data)
     print(
         f"{r['split']}: ELBO {r['elbo']:.2f} nats (reconstruction {r['reconstruction']:.2f}, "
-        f"KL {r['kl']:.2f}); log p(x) >= {r['log_likelihood']:.2f} with "
+        f"KL {r['kl']:.2f}); log p(x{'|y' if r['conditional'] else ''}) >= "
+        f"{r['log_likelihood']:.2f} with "
         f"k={r['num_importance_samples']} (NLL {r['nll']:.2f}: {r['nll_kind']}); active units "
         f"{r['active_units']}/{len(r['kl_per_dimension'])}; {r['seconds']:.0f} s; "
         f"wrote {config.output}"

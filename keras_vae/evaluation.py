@@ -70,6 +70,7 @@ def _per_example_scores(
     rows_per_call=DEFAULT_ROWS_PER_CALL,
     progress=None,
     workers=DEFAULT_WORKERS,
+    labels=None,
 ):
     """Per-image importance-weighted bound, mean log p(x|z) and mean log w over the draws.
 
@@ -98,17 +99,25 @@ def _per_example_scores(
 
     def score_batch(call):
         batch = images[call * images_per_call : (call + 1) * images_per_call]
+        extra = {}
+        if labels is not None:  # A conditional model: log p(x|y).
+            extra["labels"] = labels[call * images_per_call : (call + 1) * images_per_call]
         real = len(batch)
         if real < images_per_call:
             # Pad to the usual shape so the graph is not traced and compiled again.
             pad = np.zeros((images_per_call - real, *batch.shape[1:]), batch.dtype)
             batch = np.concatenate([batch, pad])
+            if labels is not None:
+                padding = np.zeros(images_per_call - real, extra["labels"].dtype)
+                extra["labels"] = np.concatenate([extra["labels"], padding])
         running = _RunningLogMeanExp.zeros(len(batch))
         log_likelihood_sum = np.zeros(len(batch))
         log_weight_sum = np.zeros(len(batch))
         for chunk in range(chunks):
             size = min(samples_per_call, num_samples - chunk * samples_per_call)
-            log_w, log_likelihood = scorer.log_weights(batch, size, [seed, call * chunks + chunk])
+            log_w, log_likelihood = scorer.log_weights(
+                batch, size, [seed, call * chunks + chunk], **extra
+            )
             running.add(log_w)
             log_likelihood_sum += log_likelihood.sum(axis=0, dtype=np.float64)
             log_weight_sum += log_w.sum(axis=0, dtype=np.float64)
@@ -137,12 +146,15 @@ def per_example_bounds(
     rows_per_call=DEFAULT_ROWS_PER_CALL,
     progress=None,
     workers=DEFAULT_WORKERS,
+    labels=None,
 ):
     """Per-image importance-weighted bound and mean log p(x|z) over `num_samples` draws,
-    (iw_bound [N], mean_log_likelihood [N]) in nats; see `_per_example_scores`."""
-    return _per_example_scores(scorer, images, num_samples, seed, rows_per_call, progress, workers)[
-        :2
-    ]
+    (iw_bound [N], mean_log_likelihood [N]) in nats; see `_per_example_scores`. A
+    conditional model takes the images' labels: the bound is then of log p(x|y)."""
+    scores = _per_example_scores(
+        scorer, images, num_samples, seed, rows_per_call, progress, workers, labels
+    )
+    return scores[:2]
 
 
 def evaluate_images(
@@ -153,6 +165,7 @@ def evaluate_images(
     rows_per_call=DEFAULT_ROWS_PER_CALL,
     progress=None,
     closed_form_kl=True,
+    labels=None,
 ):
     """The evaluation report of a set of images; every quantity in nats per example.
 
@@ -163,10 +176,10 @@ def evaluate_images(
     """
     images = np.asarray(images, np.float32)
     start = time.perf_counter()
-    mean, log_variance = inference.posterior(scorer, images)
+    mean, log_variance = inference.posterior(scorer, images, labels)
     kl_dims = latent.kl_per_dimension(mean, log_variance)
     bounds, log_likelihoods, log_weights = _per_example_scores(
-        scorer, images, num_samples, seed, rows_per_call, progress
+        scorer, images, num_samples, seed, rows_per_call, progress, labels=labels
     )
     reconstruction = -float(np.mean(log_likelihoods))
     if closed_form_kl:
@@ -221,9 +234,9 @@ def run_record(c: EvalConfig):
 def evaluate_run(c: EvalConfig, print_fn=print, data=None) -> dict:
     """Evaluates a run or SavedModel per `c` (already resolved); writes and returns the report.
 
-    data: (images, source) from `eval_config.load_images(c)`, if already loaded.
+    data: (images, source, labels) from `eval_config.load_images(c)`, if already loaded.
     """
-    images, source = data if data is not None else load_images(c)
+    images, source, labels = data if data is not None else load_images(c)
     scorer = handles.load_saved_model(c.saved_model)
     data_lib.check_image_shape(images.shape[1:], scorer.image_shape)
     last = [time.perf_counter()]
@@ -248,6 +261,7 @@ def evaluate_run(c: EvalConfig, print_fn=print, data=None) -> dict:
         c.seed,
         progress=progress,
         closed_form_kl=closed_form,
+        labels=labels if scorer.num_classes else None,
     )
     binarized = source["binarize"] in ("static", "dynamic")
     likelihood = None if model is None else model.likelihood
@@ -256,6 +270,8 @@ def evaluate_run(c: EvalConfig, print_fn=print, data=None) -> dict:
         "split": c.split,
         **report,
         "likelihood": likelihood,
+        # A conditional model is scored with the images' labels: its NLL is -log p(x|y).
+        "conditional": bool(scorer.num_classes),
         "nll_kind": kind,
         "nll_means": NLL_KINDS[kind],
         "binarized": binarized,

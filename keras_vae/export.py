@@ -88,6 +88,16 @@ def export_saved_model(model, path: str, record: dict | None = None) -> None:
         ]
         return after(checks, count)[0]
 
+    if model.conditional:
+        archive = keras.export.ExportArchive()
+        archive.track(model)
+        _add_conditional_endpoints(archive, model, images_spec, z_spec, checked_images, after)
+        archive.add_endpoint(
+            "metadata", lambda: {"json": tf.constant(record_json)}, input_signature=[]
+        )
+        _write(archive, path, record)
+        return
+
     def encode(images):
         mean, log_variance = model.encode(checked_images(images))
         return {"mean": mean, "log_variance": log_variance}
@@ -160,6 +170,7 @@ def export_saved_model(model, path: str, record: dict | None = None) -> None:
 
     archive = keras.export.ExportArchive()
     archive.track(model)
+    # The first endpoint is also the SavedModel's serving_default.
     archive.add_endpoint("encode", encode, input_signature=[images_spec])
     archive.add_endpoint("decode", decode, input_signature=[z_spec])
     archive.add_endpoint(
@@ -182,6 +193,107 @@ def export_saved_model(model, path: str, record: dict | None = None) -> None:
     )
     archive.add_endpoint("log_weights", log_weights)
     archive.add_endpoint("metadata", lambda: {"json": tf.constant(record_json)}, input_signature=[])
+    _write(archive, path, record)
+
+
+def _write(archive, path: str, record: dict) -> None:
     archive.write_out(path, verbose=False)
     os.makedirs(os.path.join(path, model_dir.RUN_RECORD_FOLDER), exist_ok=True)
     model_dir.write_json(os.path.join(path, model_dir.SAVED_MODEL_RECORD), record)
+
+
+def _add_conditional_endpoints(archive, model, images_spec, z_spec, checked_images, after):
+    """The signatures of a conditional VAE: each takes a label per image or code.
+
+    encode(images, labels), decode(z, labels), sample(labels, seed): an image of each
+    label from z ~ p(z); reconstruct(images, labels); transfer(images, labels,
+    target_labels): each image encoded with its label and decoded with its target label
+    (style and content, Kingma et al. 2014); log_weights(images, labels, num_samples,
+    seed): of log p(x|y); classes(): {"num_classes"}.
+    """
+    classes = model.num_classes
+    labels_spec = tf.TensorSpec([None], tf.int64, name="labels")
+    pixels = model.pixels
+
+    def checked_labels(labels, count, name="labels"):
+        labels = tf.ensure_shape(labels, [None])
+        checks = [
+            tf.debugging.assert_equal(
+                tf.shape(labels)[0], count, message=f"{name} must hold one label per image"
+            ),
+            tf.debugging.Assert(
+                tf.reduce_all((labels >= 0) & (labels < classes)),
+                [f"{name} must be integers from 0 to {classes - 1}"],
+            ),
+        ]
+        return after(checks, labels)[0]
+
+    def encode(images, labels):
+        images = checked_images(images)
+        labels = checked_labels(labels, tf.shape(images)[0])
+        mean, log_variance = model.encode(images, labels)
+        return {"mean": mean, "log_variance": log_variance}
+
+    def decode(z, labels):
+        z = tf.ensure_shape(z, [None, model.code_dims])
+        (z,) = after(
+            [tf.debugging.Assert(tf.reduce_all(tf.math.is_finite(z)), ["z must be finite"])], z
+        )
+        return {"images": model.decode_images(z, checked_labels(labels, tf.shape(z)[0]))}
+
+    def sample(labels, seed):
+        labels = checked_labels(labels, tf.shape(labels)[0])
+        z = model.sample_prior(tf.shape(labels)[0], tf.stack([tf.ensure_shape(seed, []), 0]))
+        return {"images": model.decode_images(z, labels), "z": z}
+
+    def reconstruct(images, labels):
+        images = checked_images(images)
+        labels = checked_labels(labels, tf.shape(images)[0])
+        mean, _ = model.encode(images, labels)
+        return {"images": model.decode_images(mean, labels)}
+
+    def transfer(images, labels, target_labels):
+        images = checked_images(images)
+        count = tf.shape(images)[0]
+        labels = checked_labels(labels, count)
+        target_labels = checked_labels(target_labels, count, "target_labels")
+        mean, _ = model.encode(images, labels)
+        return {"images": model.decode_images(mean, target_labels)}
+
+    @tf.function(
+        input_signature=[
+            images_spec,
+            labels_spec,
+            tf.TensorSpec([], tf.int32, name="num_samples"),
+            tf.TensorSpec([2], tf.int64, name="seed"),
+        ],
+    )
+    def log_weights(images, labels, num_samples, seed):
+        images = checked_images(images)
+        labels = checked_labels(labels, tf.shape(images)[0])
+        checks = [
+            tf.debugging.Assert(num_samples >= 1, ["num_samples must be positive"]),
+            tf.debugging.Assert(
+                tf.cast(num_samples, tf.int64) * tf.cast(tf.shape(images)[0] * pixels, tf.int64)
+                <= handles.MAX_OUTPUT_FLOATS,
+                ["num_samples asks for too many output floats in one call"],
+            ),
+        ]
+        (num_samples,) = after(checks, num_samples)
+        out = model.seeded_log_weights(images, num_samples, tf.ensure_shape(seed, [2]), labels)
+        return {"log_weights": out["log_weights"], "log_likelihood": out["log_likelihood"]}
+
+    log_weights.get_concrete_function()
+    seed_spec = tf.TensorSpec([], tf.int64, name="seed")
+    target_spec = tf.TensorSpec([None], tf.int64, name="target_labels")
+    archive.add_endpoint("encode", encode, input_signature=[images_spec, labels_spec])
+    archive.add_endpoint("decode", decode, input_signature=[z_spec, labels_spec])
+    archive.add_endpoint("sample", sample, input_signature=[labels_spec, seed_spec])
+    archive.add_endpoint("reconstruct", reconstruct, input_signature=[images_spec, labels_spec])
+    archive.add_endpoint(
+        "transfer", transfer, input_signature=[images_spec, labels_spec, target_spec]
+    )
+    archive.add_endpoint("log_weights", log_weights)
+    archive.add_endpoint(
+        "classes", lambda: {"num_classes": tf.constant(classes, tf.int64)}, input_signature=[]
+    )

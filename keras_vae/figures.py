@@ -195,6 +195,40 @@ def save_arithmetic(path: str, frames: np.ndarray, strengths, towards: str, away
     _save(fig, path)
 
 
+def save_class_samples(path: str, grid: np.ndarray, class_names) -> None:
+    """A conditional model's samples: grid [classes, n, H, W], a row per class and a column
+    per draw of z, so that each column keeps one style across the classes."""
+    rows, cols = grid.shape[:2]
+    fig, ax = plt.subplots(figsize=(cols * 0.6 + 1.2, rows * 0.6 + 0.6))
+    _labelled_rows(
+        ax,
+        grid,
+        [str(name) for name in class_names[:rows]],
+        [""] * cols,
+        "Samples per class: each column is one z ~ p(z)",
+        "",
+        "label y",
+    )
+    _save(fig, path)
+
+
+def save_analogies(path: str, images: np.ndarray, frames: np.ndarray, class_names) -> None:
+    """A conditional model's analogies (Kingma et al. 2014, Fig. 1): each row a test image
+    (first column) encoded with its label and decoded with every label."""
+    rows = np.concatenate([images[:, None], frames], axis=1)
+    fig, ax = plt.subplots(figsize=(rows.shape[1] * 0.6 + 1.0, len(rows) * 0.6 + 0.8))
+    _labelled_rows(
+        ax,
+        rows,
+        [""] * len(rows),
+        ["input", *(str(name) for name in class_names[: frames.shape[1]])],
+        "Analogies: the style of each input, decoded with every label",
+        "decoded with label y",
+        "",
+    )
+    _save(fig, path)
+
+
 def save_likelihood_panels(path: str, panels) -> None:
     """One row per likelihood: its test images, their reconstructions and prior samples.
 

@@ -7,6 +7,10 @@
     log_w, log_px = handle.log_weights(images, k, [a, b])  # each [k, N]; ValueError for
                                                     # k < 1, a seed not of 2 or too large a call
 
+A conditional model (handle.num_classes > 0) takes the images' labels too, as the
+keyword `labels` of encode, decode and log_weights; an unconditional one has
+num_classes 0 and refuses labels.
+
 The evaluation, inference and visualize code work through this view, so everything
 they compute from a training run can be computed from the deployed SavedModel alone,
 in a process that never imports keras_vae's model or training code.
@@ -45,6 +49,30 @@ def check_log_weights_args(images_shape, image_shape, num_samples, seed) -> None
         raise ValueError(f"seed must be two integers, got shape {np.shape(seed)}")
 
 
+def check_labels_arg(labels, count, num_classes):
+    """The labels as int64 [count] for a conditional model (num_classes > 0), None for
+    another; ValueError for labels missing, given to an unconditional model, or out of
+    range."""
+    if not num_classes:
+        if labels is not None:
+            raise ValueError("this VAE is not conditional: it takes no labels")
+        return None
+    if labels is None:
+        raise ValueError(
+            f"this conditional VAE needs a label per image (integers from 0 to {num_classes - 1})"
+        )
+    labels = np.asarray(labels)
+    if labels.shape != (count,) or not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(
+            f"labels must be {count} integers, got {labels.dtype} of shape {labels.shape}"
+        )
+    if count and (labels.min() < 0 or labels.max() >= num_classes):
+        raise ValueError(
+            f"labels must be from 0 to {num_classes - 1}, got {labels.min()} to {labels.max()}"
+        )
+    return labels.astype(np.int64)
+
+
 class KerasHandle:
     """A keras_vae VAE held in memory.
 
@@ -55,27 +83,34 @@ class KerasHandle:
     def __init__(self, model, jit_compile=False):
         self.model = model
         self.latent_dims = int(model.code_dims)
+        self.num_classes = model.num_classes if model.conditional else 0
         self.image_shape = tuple(model.image_shape)
         self._log_weights = tf.function(
             model.seeded_log_weights,
             jit_compile=jit_compile,
         )
 
-    def encode(self, images):
-        mean, log_variance = self.model.encode(tf.constant(images, tf.float32))
+    def encode(self, images, labels=None):
+        labels = check_labels_arg(labels, len(images), self.num_classes)
+        mean, log_variance = self.model.encode(tf.constant(images, tf.float32), labels)
         return np.asarray(mean), np.asarray(log_variance)
 
-    def decode(self, z):
-        return np.asarray(self.model.decode_images(tf.constant(z, tf.float32)))
+    def decode(self, z, labels=None):
+        labels = check_labels_arg(labels, len(z), self.num_classes)
+        return np.asarray(self.model.decode_images(tf.constant(z, tf.float32), labels))
 
     def sample_latents(self, num_samples, seed):
         """z ~ p(z), [num_samples, latent_dims]: the model's prior, from an int seed."""
         return np.asarray(self.model.sample_prior(int(num_samples), tf.constant([seed, 0])))
 
-    def log_weights(self, images, num_samples, seed):
+    def log_weights(self, images, num_samples, seed, labels=None):
         check_log_weights_args(np.shape(images), self.image_shape, num_samples, seed)
+        labels = check_labels_arg(labels, len(images), self.num_classes)
         out = self._log_weights(
-            tf.constant(images), tf.constant(num_samples, tf.int32), tf.constant(seed, tf.int64)
+            tf.constant(images),
+            tf.constant(num_samples, tf.int32),
+            tf.constant(seed, tf.int64),
+            None if labels is None else tf.constant(labels),
         )
         return out["log_weights"].numpy(), out["log_likelihood"].numpy()
 
@@ -91,30 +126,41 @@ class SavedModelHandle:
         self._log_weights = loaded.signatures["log_weights"]
         self.latent_dims = int(self._encode.structured_outputs["mean"].shape[-1])
         self.image_shape = tuple(self._encode.structured_input_signature[1]["images"].shape[1:])
+        classes = loaded.signatures.get("classes")
+        self.num_classes = int(classes()["num_classes"]) if classes is not None else 0
 
-    def encode(self, images):
-        out = self._encode(images=tf.constant(images, tf.float32))
+    def _labelled(self, labels, count):
+        labels = check_labels_arg(labels, count, self.num_classes)
+        return {} if labels is None else {"labels": tf.constant(labels)}
+
+    def encode(self, images, labels=None):
+        out = self._encode(
+            images=tf.constant(images, tf.float32), **self._labelled(labels, len(images))
+        )
         return out["mean"].numpy(), out["log_variance"].numpy()
 
-    def decode(self, z):
-        return self._decode(z=tf.constant(z, tf.float32))["images"].numpy()
+    def decode(self, z, labels=None):
+        out = self._decode(z=tf.constant(z, tf.float32), **self._labelled(labels, len(z)))
+        return out["images"].numpy()
 
     def sample_latents(self, num_samples, seed):
         """z ~ p(z), as the SavedModel's `sample` signature draws them (its prior's)."""
         sample = self.loaded.signatures["sample"]
         if "z" not in sample.structured_outputs:  # An older keras_vae's: N(0, I) only.
             return np.random.default_rng(seed).standard_normal((num_samples, self.latent_dims))
-        out = sample(
-            num_samples=tf.constant(num_samples, tf.int32), seed=tf.constant(seed, tf.int64)
-        )
-        return out["z"].numpy()
+        if self.num_classes:  # z does not depend on the labels the images are drawn with.
+            size = {"labels": tf.zeros([num_samples], tf.int64)}
+        else:
+            size = {"num_samples": tf.constant(num_samples, tf.int32)}
+        return sample(seed=tf.constant(seed, tf.int64), **size)["z"].numpy()
 
-    def log_weights(self, images, num_samples, seed):
+    def log_weights(self, images, num_samples, seed, labels=None):
         check_log_weights_args(np.shape(images), self.image_shape, num_samples, seed)
         out = self._log_weights(
             images=tf.constant(images),
             num_samples=tf.constant(num_samples, tf.int32),
             seed=tf.constant(seed, tf.int64),
+            **self._labelled(labels, len(images)),
         )
         return out["log_weights"].numpy(), out["log_likelihood"].numpy()
 

@@ -23,8 +23,17 @@ from keras_vae.handles import MAX_OUTPUT_FLOATS, as_handle
 BATCH_SIZE = 1000
 
 
-def _batched(fn, array: np.ndarray) -> np.ndarray:
-    return np.concatenate([fn(array[i : i + BATCH_SIZE]) for i in range(0, len(array), BATCH_SIZE)])
+def _batched(fn, array: np.ndarray, labels=None) -> np.ndarray:
+    """fn over batches of `array` (and of `labels`, passed as fn's `labels`, if given)."""
+    parts = []
+    for i in range(0, len(array), BATCH_SIZE):
+        extra = {} if labels is None else {"labels": labels[i : i + BATCH_SIZE]}
+        parts.append(fn(array[i : i + BATCH_SIZE], **extra))
+    return np.concatenate(parts)
+
+
+def _labels(labels):
+    return None if labels is None else np.asarray(labels)
 
 
 def _images(model, images) -> np.ndarray:
@@ -43,38 +52,53 @@ def _images(model, images) -> np.ndarray:
     return images.astype(np.float32)
 
 
-def encode_means(model, images) -> np.ndarray:
-    """Posterior means E_q[z|x], [N, latent_dims]."""
+def encode_means(model, images, labels=None) -> np.ndarray:
+    """Posterior means E_q[z|x], [N, latent_dims] (a conditional model: of q(z|x, y))."""
     model = as_handle(model)
-    return _batched(lambda x: model.encode(x)[0], _images(model, images))
+    return _batched(lambda x, **y: model.encode(x, **y)[0], _images(model, images), _labels(labels))
 
 
-def posterior(model, images):
+def posterior(model, images, labels=None):
     """Posterior means and log-variances of q(z|x), each [N, latent_dims]."""
     model = as_handle(model)
-    images = _images(model, images)
-    parts = [model.encode(images[i : i + BATCH_SIZE]) for i in range(0, len(images), BATCH_SIZE)]
+    images, labels = _images(model, images), _labels(labels)
+    parts = []
+    for i in range(0, len(images), BATCH_SIZE):
+        extra = {} if labels is None else {"labels": labels[i : i + BATCH_SIZE]}
+        parts.append(model.encode(images[i : i + BATCH_SIZE], **extra))
     return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
 
-def decode(model, codes) -> np.ndarray:
-    """Pixel means for codes [..., latent_dims]: images [..., H, W]."""
+def decode(model, codes, labels=None) -> np.ndarray:
+    """Pixel means for codes [..., latent_dims] (and, conditional, a label per code, of
+    the codes' leading shape): images [..., H, W]."""
     model = as_handle(model)
     codes = np.asarray(codes, np.float32)
     if codes.shape[-1] != model.latent_dims:
         raise ValueError(f"codes must end in {model.latent_dims} latent dims, got {codes.shape}")
     flat = codes.reshape(-1, model.latent_dims)
-    return _batched(model.decode, flat).reshape(*codes.shape[:-1], *model.image_shape)
+    labels = None if labels is None else np.asarray(labels).reshape(-1)
+    return _batched(model.decode, flat, labels).reshape(*codes.shape[:-1], *model.image_shape)
 
 
-def reconstruct(model, images) -> np.ndarray:
+def reconstruct(model, images, labels=None) -> np.ndarray:
     """Pixel means decoded from the posterior means, [N, H, W]."""
-    return decode(model, encode_means(model, images))
+    return decode(model, encode_means(model, images, labels), labels)
 
 
-def sample(model, num_samples: int, seed: int) -> np.ndarray:
+def transfer(model, images, labels, target_labels) -> np.ndarray:
+    """A conditional model's analogies (Kingma et al. 2014, Fig. 1): each image encoded
+    with its label and decoded with each target label, [N, len(target_labels), H, W]."""
+    codes = encode_means(model, images, labels)
+    targets = np.asarray(target_labels)
+    tiled = np.repeat(codes[:, None], len(targets), axis=1)
+    return decode(model, tiled, np.tile(targets, (len(codes), 1)))
+
+
+def sample(model, num_samples: int, seed: int, labels=None) -> np.ndarray:
     """Pixel means decoded from z ~ p(z) (N(0, I) or the VampPrior), [num_samples, H, W];
-    the same for the same seed, from a Keras model or its SavedModel."""
+    the same for the same seed, from a Keras model or its SavedModel. A conditional model
+    takes `labels`, one per sample."""
     model = as_handle(model)
     if int(num_samples) < 1:
         raise ValueError(f"num_samples must be at least 1, got {num_samples}")
@@ -84,7 +108,7 @@ def sample(model, num_samples: int, seed: int) -> np.ndarray:
             f"num_samples={num_samples} would return more than {MAX_OUTPUT_FLOATS} floats; "
             "split the request into smaller calls"
         )
-    return decode(model, model.sample_latents(int(num_samples), int(seed)))
+    return decode(model, model.sample_latents(int(num_samples), int(seed)), labels)
 
 
 def manifold_codes(model, n: int, dims=(0, 1)) -> np.ndarray:

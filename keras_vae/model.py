@@ -78,6 +78,8 @@ class VAE(keras.Model):
         num_pseudo_inputs=500,
         top_latent_dims=0,
         top_hidden_units=(50, 50),
+        conditional=False,
+        num_classes=0,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -109,6 +111,12 @@ class VAE(keras.Model):
         # The log-variance of every pixel of the fixed-variance Gaussian likelihood.
         self.fixed_log_variance = 2.0 * math.log(self.gaussian_sigma)
 
+        self.conditional = bool(conditional)
+        self.num_classes = int(num_classes)
+        if self.conditional and self.num_classes < 2:
+            raise ValueError(f"a conditional VAE needs num_classes >= 2, got {num_classes!r}")
+        if self.conditional and (prior != "standard" or int(top_latent_dims)):
+            raise ValueError("a conditional VAE takes one stochastic layer and prior='standard'")
         self.top_latent_dims = int(top_latent_dims)
         self.top_hidden_units = tuple(int(u) for u in top_hidden_units)
         if self.top_latent_dims and prior != "standard":
@@ -178,10 +186,11 @@ class VAE(keras.Model):
         self.build((None, *self.image_shape))
 
     def build(self, input_shape):
+        extra = self.num_classes if self.conditional else 0
         if not self.encoder.built:
-            self.encoder.build((None, self.pixels))
+            self.encoder.build((None, self.pixels + extra))
         if not self.decoder.built:
-            self.decoder.build((None, self.latent_dims))
+            self.decoder.build((None, self.latent_dims + extra))
         if self.top_latent_dims and not self.top_encoder.built:
             self.top_encoder.build((None, self.latent_dims))
             self.top_decoder.build((None, self.top_latent_dims))
@@ -203,30 +212,47 @@ class VAE(keras.Model):
     def _flatten(self, images):
         return ops.reshape(images, (-1, self.pixels))
 
-    def encode(self, images):
+    def with_labels(self, inputs, labels, copies=1):
+        """`inputs` [N, D] with the one-hot labels appended for a conditional model (the
+        labels [B] repeated `copies` times, N = copies * B); unchanged otherwise."""
+        if not self.conditional:
+            return inputs
+        if labels is None:
+            raise ValueError(
+                f"this conditional VAE needs the labels of its images (integers from 0 to "
+                f"{self.num_classes - 1})"
+            )
+        one_hot = ops.one_hot(ops.cast(ops.reshape(labels, (-1,)), "int32"), self.num_classes)
+        if copies != 1:
+            one_hot = ops.tile(one_hot, (copies, 1))
+        return ops.concatenate([inputs, ops.cast(one_hot, inputs.dtype)], axis=-1)
+
+    def encode(self, images, labels=None):
         """Images [B, H, W] -> (mean, log_variance) of q(z|x), each [B, code_dims].
 
         With two stochastic layers, q(z2|z1) at z1 = the mean of q(z1|x): the top code.
+        A conditional model takes the images' labels [B]: q(z|x, y).
         """
-        mean, log_variance = self.encoder(self._flatten(images))
+        mean, log_variance = self.encoder(self.with_labels(self._flatten(images), labels))
         return self.top_encoder(mean) if self.top_latent_dims else (mean, log_variance)
 
-    def decode(self, z):
+    def decode(self, z, labels=None):
         """Latent codes [B, code_dims] -> dict of p(x|z) parameters, each [B, H*W].
 
-        With two stochastic layers, p(x|z1) at z1 = the mean of p(z1|z2 = z).
+        With two stochastic layers, p(x|z1) at z1 = the mean of p(z1|z2 = z). A
+        conditional model takes a label per code: p(x|z, y).
         """
         if self.top_latent_dims:
             z, _ = self.top_decoder(z)
-        return self.decoder(z)
+        return self.decoder(self.with_labels(z, labels))
 
     def pixel_means(self, params):
         """E[x|z] as images [B, H, W] from the decoder's parameters."""
         return ops.reshape(objectives.pixel_means(params), (-1, *self.image_shape))
 
-    def decode_images(self, z):
-        """Latent codes -> pixel means E[x|z], images [B, H, W] in [0, 1]."""
-        return self.pixel_means(self.decode(z))
+    def decode_images(self, z, labels=None):
+        """Latent codes (and, conditional, labels) -> pixel means E[x|z], [B, H, W] in [0, 1]."""
+        return self.pixel_means(self.decode(z, labels))
 
     def prior_components(self):
         """The VampPrior's components: q(z|u_k) of the pseudo-inputs, (means, log-variances)
@@ -253,7 +279,7 @@ class VAE(keras.Model):
         )
         return tf.gather(means, pick) + tf.exp(0.5 * tf.gather(log_variances, pick)) * noise
 
-    def log_weights(self, images, noise, fused_likelihood=False):
+    def log_weights(self, images, noise, fused_likelihood=False, labels=None):
         """log p(x|z), log importance weights and q(z|x) for z = mean + std * noise.
 
         Args:
@@ -262,12 +288,13 @@ class VAE(keras.Model):
                 (latent_dims), then, with two stochastic layers, z2's (top_latent_dims).
             fused_likelihood: compute log p(x|z) in its own XLA cluster; for inference
                 only (see keras_vae/export.py), training keeps the plain graph.
+            labels: [B] integer labels, for a conditional model (then log p(x|y)).
 
         Returns {"log_weights": [k, B], "log_likelihood": [k, B], "mean": [B, L],
         "log_variance": [B, L]} (q(z1|x)'s); the maths is keras_vae/objectives.py's.
         """
         x = self._flatten(images)
-        mean, log_variance = self.encoder(x)
+        mean, log_variance = self.encoder(self.with_labels(x, labels))
         noise_1 = noise[..., : self.latent_dims]
         z = self.sampling(mean, log_variance, noise=noise_1)  # [k, B, L]
         samples, batch = ops.shape(noise)[0], ops.shape(noise)[1]
@@ -288,7 +315,7 @@ class VAE(keras.Model):
             log_prior = ops.reshape(log_prior, (samples, batch))
         else:
             log_prior = self.prior_log_density(z)
-        params = self.decoder(flat_z)
+        params = self.decoder(self.with_labels(flat_z, labels, copies=samples))
         params = {k: ops.reshape(v, (samples, batch, -1)) for k, v in params.items()}
         likelihood = objectives.log_likelihood
         if fused_likelihood:
@@ -304,7 +331,7 @@ class VAE(keras.Model):
             "log_variance": log_variance,
         }
 
-    def seeded_log_weights(self, images, num_samples, seed):
+    def seeded_log_weights(self, images, num_samples, seed, labels=None):
         """`log_weights` with k = num_samples draws of noise from `seed` (int64 [2]), statelessly.
 
         What the evaluation and the SavedModel's log_weights signature run (the evaluate
@@ -317,12 +344,21 @@ class VAE(keras.Model):
         """
         shape = tf.stack([num_samples, tf.shape(images)[0], self.noise_dims])
         noise = tf.random.stateless_normal(shape, seed=seed)
-        return self.log_weights(images, noise, fused_likelihood=True)
+        return self.log_weights(images, noise, fused_likelihood=True, labels=labels)
 
-    def call(self, images, training=False):
-        """Reconstructs images through a sampled z; returns pixel means [B, H, W]."""
-        mean, log_variance = self.encode(images)
-        return self.decode_images(self.sampling(mean, log_variance))
+    def call(self, inputs, training=False):
+        """Reconstructs images (or, conditional, (images, labels)) through a sampled z;
+        returns pixel means [B, H, W]."""
+        images, labels = inputs if isinstance(inputs, (tuple, list)) else (inputs, None)
+        if self.conditional and labels is None:
+            # A TypeError, as for any missing argument (Keras' SavedModel export traces
+            # call() with the images alone and skips a call that is missing an argument).
+            raise TypeError(
+                "VAE.call() missing a required argument: 'labels' (a conditional VAE is "
+                "called on (images, labels))"
+            )
+        mean, log_variance = self.encode(images, labels)
+        return self.decode_images(self.sampling(mean, log_variance), labels)
 
     # --- Training and evaluation.
 
@@ -341,7 +377,7 @@ class VAE(keras.Model):
         shape = (self.num_samples, ops.shape(images)[0], self.noise_dims)
         return distribution.standard_normal(shape, images.dtype, self.sampling.seed_generator)
 
-    def objective_terms(self, images, noise=None):
+    def objective_terms(self, images, noise=None, labels=None):
         """Per-example terms of the training objective, in nats, each [B]: see
         `objectives.objective_terms`, whose "objective" is what training minimises.
 
@@ -352,7 +388,7 @@ class VAE(keras.Model):
             noise = self.draw_noise(images)
         elif len(noise.shape) == 2:
             noise = noise[None]
-        weights = self.log_weights(images, noise)
+        weights = self.log_weights(images, noise, labels=labels)
         if self.prior == "standard" and not self.top_latent_dims:
             kl = objectives.kl_to_standard_normal(weights["mean"], weights["log_variance"])
         else:  # No closed form (a VampPrior, two layers): estimated at the draws of z.
@@ -382,14 +418,14 @@ class VAE(keras.Model):
             return {"capacity": self.capacity}
         return {"beta": self.kl_weight}
 
-    def objective_gradients(self, images, noise=None):
+    def objective_gradients(self, images, noise=None, labels=None):
         """(terms, gradients): `objective_terms` and the gradients of the loss.
 
         The loss is the objective's mean over the global batch (see `distribution.replica_mean`), so
         under a strategy the replicas' gradients sum to the one-device gradients.
         """
         with tf.GradientTape() as tape:
-            terms = self.objective_terms(images, noise=noise)
+            terms = self.objective_terms(images, noise=noise, labels=labels)
             loss = distribution.replica_mean(terms["objective"])
             # Under mixed_float16 Keras wraps the optimizer in a LossScaleOptimizer, whose
             # apply() divides the gradients by the loss scale: they must be of the scaled
@@ -406,28 +442,39 @@ class VAE(keras.Model):
         tensor, or a tf.data.Dataset of image batches. Labels are refused rather than
         ignored: an unconditional VAE has no use for them (map them away first).
         """
-        check_images_input(x, y, self.image_shape, "fit")
+        check_images_input(x, y, self.image_shape, "fit", self._classes())
         if validation_data is not None:
-            check_images_input(validation_data, None, self.image_shape, "validation_data")
+            validation_x, validation_y = (
+                validation_data
+                if isinstance(validation_data, (tuple, list))
+                else (validation_data, None)
+            )
+            check_images_input(
+                validation_x, validation_y, self.image_shape, "validation_data", self._classes()
+            )
         return super().fit(x, y, *args, validation_data=validation_data, **kwargs)
+
+    def _classes(self):
+        return self.num_classes if self.conditional else 0
 
     def evaluate(self, x=None, y=None, *args, **kwargs):
         """keras.Model.evaluate on images alone (see `fit`); the ELBO with sampled z."""
-        check_images_input(x, y, self.image_shape, "evaluate")
+        check_images_input(x, y, self.image_shape, "evaluate", self._classes())
         return super().evaluate(x, y, *args, **kwargs)
 
     def train_step(self, data):
-        images = _images_of(data)
+        images, labels = _inputs_of(data)
         if self.binarize_training_inputs:
             images = self.binarize(images)
-        terms, gradients = self.objective_gradients(images)
+        terms, gradients = self.objective_gradients(images, labels=labels)
         self.optimizer.apply(gradients, self.trainable_variables)
         return {**self._record(terms), **distribution.as_step_logs(self.schedule_values())}
 
     def test_step(self, data):
         # z is sampled, as in training: the ELBO is an expectation over q(z|x), and
         # decoding the posterior mean would overstate it.
-        return self._record(self.objective_terms(_images_of(data)))
+        images, labels = _inputs_of(data)
+        return self._record(self.objective_terms(images, labels=labels))
 
     def get_config(self):
         return {
@@ -450,14 +497,19 @@ class VAE(keras.Model):
             "num_pseudo_inputs": self.num_pseudo_inputs,
             "top_latent_dims": self.top_latent_dims,
             "top_hidden_units": list(self.top_hidden_units),
+            "conditional": self.conditional,
+            "num_classes": self.num_classes,
         }
 
 
-def _images_of(data):
-    # Keras hands the step the images, or (images,) when it packs them; `fit` has
-    # refused labels. uint8 batches (keras_vae's pipelines) become floats here, in the
-    # model's graph.
-    images = data[0] if isinstance(data, (tuple, list)) else data
+def _inputs_of(data):
+    # Keras hands the step the images, (images,) when it packs them, or (images,
+    # labels) for a conditional model; `fit` has refused labels for any other. uint8
+    # batches (keras_vae's pipelines) become floats here, in the model's graph.
+    if isinstance(data, (tuple, list)):
+        images, labels = data[0], (data[1] if len(data) > 1 else None)
+    else:
+        images, labels = data, None
     if images.dtype == "uint8":
-        return to_unit_float(images)
-    return images
+        images = to_unit_float(images)
+    return images, labels

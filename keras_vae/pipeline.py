@@ -50,6 +50,7 @@ def training_dataset(
     pipeline: str = "batched",
     first_epoch: int = 0,
     epoch_counter: tf.Variable | None = None,
+    labels: np.ndarray | None = None,
 ) -> tf.data.Dataset:
     """One epoch of batches per pass; pass e (from `first_epoch`) is in `epoch_order`.
 
@@ -60,6 +61,7 @@ def training_dataset(
     `epoch_counter` (an int64 variable) replaces the internal count, so that a caller
     can set the epoch itself (`callbacks.DataEpoch`); needed under a tf.distribute
     strategy, where Keras draws one batch from an extra iterator before training.
+    With `labels` (a conditional model) the batches are (images, labels).
     """
     if pipeline not in PIPELINES:
         raise ValueError(f"pipeline must be one of {PIPELINES}, got {pipeline!r}")
@@ -67,6 +69,12 @@ def training_dataset(
         raise ValueError(f"images must be uint8, got {images.dtype}")
     n = len(images)
     stored = _stored(images)
+    stored_labels = None if labels is None else tf.constant(np.asarray(labels, np.int64))
+
+    def gather(indices):
+        batch = tf.gather(stored, indices)
+        return batch if stored_labels is None else (batch, tf.gather(stored_labels, indices))
+
     steps = steps_per_epoch(n, batch_size)
     passes = epoch_counter
     if passes is None:
@@ -75,14 +83,12 @@ def training_dataset(
     def batches_of_next_epoch(_):
         order = epoch_order(n, seed, passes.assign_add(1) - 1)
         if pipeline == "per_example":
-            return (
-                tf.data.Dataset.from_tensor_slices(order)
-                .map(lambda i: tf.gather(stored, i))
-                .batch(batch_size)
-                .map(to_unit_float)
-            )
+            batches = tf.data.Dataset.from_tensor_slices(order).map(gather).batch(batch_size)
+            if stored_labels is None:
+                return batches.map(to_unit_float)
+            return batches.map(lambda x, y: (to_unit_float(x), y))
         return tf.data.Dataset.range(steps).map(
-            lambda step: tf.gather(stored, order[step * batch_size : (step + 1) * batch_size])
+            lambda step: gather(order[step * batch_size : (step + 1) * batch_size])
         )
 
     return (
@@ -96,15 +102,52 @@ def training_dataset(
     )
 
 
-def evaluation_dataset(images: np.ndarray, batch_size: int) -> tf.data.Dataset:
-    """uint8 batches of images in their stored order (the model converts them)."""
+def evaluation_dataset(
+    images: np.ndarray, batch_size: int, labels: np.ndarray | None = None
+) -> tf.data.Dataset:
+    """uint8 batches of images in their stored order (the model converts them); with
+    `labels`, (images, labels) batches."""
     if images.dtype != np.uint8:
         raise ValueError(f"images must be uint8, got {images.dtype}")
-    return tf.data.Dataset.from_tensor_slices(images).batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    elements = images if labels is None else (images, np.asarray(labels, np.int64))
+    return tf.data.Dataset.from_tensor_slices(elements).batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
-def check_images_input(x, y, image_shape, where):
-    """Raises ValueError unless `x` holds images of `image_shape` and no labels come along."""
+def check_labels(labels, num_images, num_classes, where):
+    """Raises ValueError unless `labels` are `num_images` integers in [0, num_classes)."""
+    labels = np.asarray(labels)
+    if labels.shape != (num_images,) or not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(
+            f"{where}: a conditional VAE takes one integer label per image, got "
+            f"{labels.dtype} labels of shape {labels.shape} for {num_images} images"
+        )
+    if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
+        raise ValueError(
+            f"{where}: labels must be from 0 to {num_classes - 1}, got values from "
+            f"{labels.min()} to {labels.max()}"
+        )
+
+
+def check_images_input(x, y, image_shape, where, num_classes=0):
+    """Raises ValueError unless `x` holds images of `image_shape` and the labels fit the
+    model: none for an unconditional VAE (num_classes 0), y in [0, num_classes) else."""
+    if num_classes:
+        if isinstance(x, tf.data.Dataset):
+            spec = x.element_spec
+            if not (isinstance(spec, tuple) and len(spec) == 2):
+                raise ValueError(
+                    f"{where}: a conditional VAE takes a dataset of (images, labels) batches, "
+                    f"got elements {spec}"
+                )
+            return
+        if y is None:
+            raise ValueError(
+                f"{where}: this conditional VAE needs the labels of its images: "
+                f"{where}(images, labels)"
+            )
+        check_images_input(x, None, image_shape, where)
+        check_labels(y, len(x), num_classes, where)
+        return
     if y is not None or isinstance(x, (tuple, list)):
         raise ValueError(
             f"{where} takes images only (a VAE reconstructs its input); it got labels or "

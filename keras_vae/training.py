@@ -66,16 +66,20 @@ def _dtype_policy(name: str | None):
         keras.config.set_dtype_policy(previous)
 
 
-def build_model(config: config_lib.Config, image_shape: tuple[int, int]) -> VAE:
-    """The VAE that `config` describes, for images of `image_shape`."""
+def build_model(
+    config: config_lib.Config, image_shape: tuple[int, int], num_classes: int = 0
+) -> VAE:
+    """The VAE that `config` describes, for images of `image_shape` (and, conditional,
+    labels of `num_classes` classes)."""
     with _dtype_policy("mixed_bfloat16" if config.train.mixed_precision else None):
-        return _build_model(config, image_shape)
+        return _build_model(config, image_shape, num_classes)
 
 
-def _build_model(config: config_lib.Config, image_shape: tuple[int, int]) -> VAE:
+def _build_model(config: config_lib.Config, image_shape: tuple[int, int], num_classes) -> VAE:
     # ModelConfig's fields are VAE's arguments; the rest comes from the data and seed.
     return VAE(
         image_shape=image_shape,
+        num_classes=num_classes,
         binarize_training_inputs=config.data.binarize == "dynamic",
         seed=config.train.seed,
         **dataclasses.asdict(config.model),
@@ -153,6 +157,8 @@ def _distributable(dataset: tf.data.Dataset, strategy: tf.distribute.Strategy) -
     # replicas, a collective op that takes no uint8: such batches are converted here.
     if distribution.is_default(strategy):
         return dataset
+    if isinstance(dataset.element_spec, tuple):  # (images, labels)
+        return dataset.map(lambda images, labels: (to_unit_float(images), labels))
     return dataset.map(to_unit_float)
 
 
@@ -160,36 +166,39 @@ def evaluate_splits(model: VAE, splits: data_lib.DataSplits, batch_size: int) ->
     """ELBO, reconstruction, KL, loss (and the IWAE bound) per split, z sampled as in training.
 
     Under the model's tf.distribute strategy, if it has one."""
-    images = {
-        "train": splits.training_images_for_evaluation(),
-        "validation": splits.validation_images,
-        "test": splits.test_images,
-    }
-    return {
-        name: {
+    results = {}
+    for name in ("train", "validation", "test"):
+        images, labels = splits.split(name)
+        dataset = pipeline.evaluation_dataset(
+            images, batch_size, labels if model.conditional else None
+        )
+        results[name] = {
             k: float(v)
             for k, v in model.evaluate(
-                _distributable(
-                    pipeline.evaluation_dataset(x, batch_size), model.distribute_strategy
-                ),
-                verbose=0,
-                return_dict=True,
+                _distributable(dataset, model.distribute_strategy), verbose=0, return_dict=True
             ).items()
         }
-        for name, x in images.items()
-    }
+    return results
 
 
 def write_figures(model: VAE, splits: data_lib.DataSplits, folder: str, seed: int) -> list[str]:
     """Writes the run's figures; returns their file names."""
     test = splits.test_images.astype(np.float32) / 255.0
     examples = test[:NUM_FIGURE_EXAMPLES]
+    labels = splits.test_labels if model.conditional else None
+    shown = None if labels is None else labels[:NUM_FIGURE_EXAMPLES]
     figures.save_reconstructions(
-        os.path.join(folder, "reconstruction.png"), examples, inference.reconstruct(model, examples)
+        os.path.join(folder, "reconstruction.png"),
+        examples,
+        inference.reconstruct(model, examples, shown),
     )
-    figures.save_samples(os.path.join(folder, "samples.png"), inference.sample(model, 100, seed))
-    written = ["reconstruction.png", "samples.png"]
-    if model.code_dims == 2:
+    if model.conditional:
+        written = ["reconstruction.png", *write_conditional_figures(model, splits, folder, seed)]
+    else:
+        samples = inference.sample(model, 100, seed)
+        figures.save_samples(os.path.join(folder, "samples.png"), samples)
+        written = ["reconstruction.png", "samples.png"]
+    if model.code_dims == 2 and not model.conditional:
         figures.save_encodings(
             os.path.join(folder, "encodings.png"),
             inference.encode_means(model, test),
@@ -203,6 +212,20 @@ def write_figures(model: VAE, splits: data_lib.DataSplits, folder: str, seed: in
         )
         written += ["encodings.png", "manifold.png"]
     return written
+
+
+def write_conditional_figures(model, splits, folder: str, seed: int, per_class: int = 10):
+    """A conditional model's figures: a grid of samples per class (each column one z, so
+    a row is a class and a column a style), and analogies (test images encoded with their
+    labels and decoded with every label). Returns their file names."""
+    classes = np.arange(model.num_classes)
+    z = inference.as_handle(model).sample_latents(per_class, seed)
+    grid = inference.decode(model, np.tile(z, (len(classes), 1, 1)), np.repeat(classes, per_class))
+    figures.save_class_samples(os.path.join(folder, "class_samples.png"), grid, splits.class_names)
+    test = splits.test_images[:per_class].astype(np.float32) / 255.0
+    frames = inference.transfer(model, test, splits.test_labels[:per_class], classes)
+    figures.save_analogies(os.path.join(folder, "analogies.png"), test, frames, splits.class_names)
+    return ["class_samples.png", "analogies.png"]
 
 
 def _versions() -> dict:
@@ -235,7 +258,8 @@ def _progress_bar(train: config_lib.TrainConfig, num_train: int) -> list:
 def _curve_callbacks(train: config_lib.TrainConfig, splits, path: str) -> list:
     if not train.curve_every_epochs:
         return []
-    images = splits.test_images[: train.curve_examples or None].astype(np.float32) / 255.0
+    shown = slice(0, train.curve_examples or None)
+    images = splits.test_images[shown].astype(np.float32) / 255.0
     return [
         callbacks_lib.LikelihoodCurve(
             os.path.join(path, model_dir.CURVE),
@@ -244,6 +268,7 @@ def _curve_callbacks(train: config_lib.TrainConfig, splits, path: str) -> list:
             train.curve_importance_samples,
             train.epochs,
             train.seed,
+            labels=splits.test_labels[shown],
         )
     ]
 
@@ -317,7 +342,7 @@ def _train_and_evaluate(config, splits, strategy, path, chief, extra_callbacks) 
     model_dir.write_json(os.path.join(path, model_dir.CONFIG), record)
     keras.utils.set_random_seed(train.seed)
     with strategy.scope():
-        model = build_model(config, splits.image_shape)
+        model = build_model(config, splits.image_shape, len(splits.class_names))
         compile_model(model, train, steps)
     # Every worker resumes from the chief's backup, so all start from the same state.
     state = backup.restore(model, os.path.join(config.model_dir, model_dir.BACKUP)) or {}
@@ -374,11 +399,17 @@ def _train_and_evaluate(config, splits, strategy, path, chief, extra_callbacks) 
                     train.seed,
                     train.input_pipeline,
                     epoch_counter=data_epoch,
+                    labels=splits.train_labels if model.conditional else None,
                 ),
                 strategy,
             ),
             validation_data=_distributable(
-                pipeline.evaluation_dataset(splits.validation_images, train.batch_size), strategy
+                pipeline.evaluation_dataset(
+                    splits.validation_images,
+                    train.batch_size,
+                    splits.validation_labels if model.conditional else None,
+                ),
+                strategy,
             ),
             epochs=train.epochs,
             initial_epoch=first_epoch,
@@ -417,7 +448,11 @@ def _train_and_evaluate(config, splits, strategy, path, chief, extra_callbacks) 
     projected = splits.test_images[:NUM_PROJECTOR_POINTS].astype(np.float32) / 255.0
     projector.write_projector(
         os.path.join(logs, "projector"),
-        inference.encode_means(model, projected),
+        inference.encode_means(
+            model,
+            projected,
+            splits.test_labels[:NUM_PROJECTOR_POINTS] if model.conditional else None,
+        ),
         splits.test_labels[:NUM_PROJECTOR_POINTS],
         splits.class_names,
         projected,

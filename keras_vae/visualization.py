@@ -37,6 +37,8 @@ def draw(c: VisualizeConfig, model, data: LabelledImages, print_fn=print) -> dic
     data_lib.check_image_shape(data.images.shape[1:], model.image_shape)
     images, labels = data.images, data.labels
     # Every check before the first file is written: a bad class must not cost a figure.
+    if model.num_classes:
+        return _draw_conditional(c, model, data, print_fn)
     if data.labelled:
         towards = class_index(c.towards, data.class_names, labels)
         away = class_index(c.away_from, data.class_names, labels)
@@ -129,6 +131,60 @@ def draw(c: VisualizeConfig, model, data: LabelledImages, print_fn=print) -> dic
     }
     model_dir_lib.write_json(out("visualize.json"), report)
     for name in drawn:
+        print_fn(f"wrote {out(name)}")
+    return report
+
+
+CONDITIONAL_FIGURES = ("encodings.png", "reconstruction.png", "class_samples.png", "analogies.png")
+
+
+def _draw_conditional(c: VisualizeConfig, model, data: LabelledImages, print_fn) -> dict:
+    """A conditional model's figures: every code is of an image and its label."""
+    if not data.labelled or int(data.labels.max()) >= model.num_classes:
+        raise DataError(
+            f"this conditional model takes labels from 0 to {model.num_classes - 1}; "
+            "the data's do not fit"
+        )
+    os.makedirs(c.out, exist_ok=True)
+    out = lambda name: os.path.join(c.out, name)  # noqa: E731
+    images, labels = data.images, data.labels
+    shown = slice(0, c.max_encodings)
+    means = inference.encode_means(model, images[shown], labels[shown])
+    points, axes = means, ("z[0] (posterior mean)", "z[1] (posterior mean)")
+    if model.latent_dims != 2:
+        points, ratio = latent.principal_components(means, 2)
+        axes = tuple(f"principal component {i + 1} ({r:.0%})" for i, r in enumerate(ratio))
+    figures.save_encodings(
+        out("encodings.png"),
+        points,
+        labels[shown],
+        data.class_names,
+        title=f"{c.split.capitalize()}-set encodings of q(z|x, y)",
+        axis_names=axes,
+    )
+    examples = slice(0, c.num_examples)
+    figures.save_reconstructions(
+        out("reconstruction.png"),
+        images[examples],
+        inference.reconstruct(model, images[examples], labels[examples]),
+    )
+    classes = np.arange(model.num_classes)
+    per_class = min(10, max(1, c.num_samples // model.num_classes))
+    z = model.sample_latents(per_class, c.seed)
+    grid = inference.decode(model, np.tile(z, (len(classes), 1, 1)), np.repeat(classes, per_class))
+    figures.save_class_samples(out("class_samples.png"), grid, data.class_names)
+    rows = slice(0, c.arithmetic_images)
+    frames = inference.transfer(model, images[rows], labels[rows], classes)
+    figures.save_analogies(out("analogies.png"), images[rows], frames, data.class_names)
+    report = {
+        "config": dataclasses.asdict(c),
+        "figures": list(CONDITIONAL_FIGURES),
+        "num_images": len(images),
+        "data_source": data.source,
+        "conditional": True,
+    }
+    model_dir_lib.write_json(out("visualize.json"), report)
+    for name in CONDITIONAL_FIGURES:
         print_fn(f"wrote {out(name)}")
     return report
 

@@ -127,7 +127,7 @@ def test_benchmark_rejects_an_unknown_part():
 SWEEP_RUNS = {
     "latent_size": ["latent_3", "latent_20"],
     "beta": ["beta_0.5", "beta_4"],
-    "likelihood": ["bernoulli", "gaussian_fixed", "gaussian_learned"],
+    "likelihood": ["bernoulli", "gaussian_fixed", "gaussian_learned", "continuous_bernoulli"],
     "latent_2d": ["latent_2"],
 }
 

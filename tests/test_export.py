@@ -98,7 +98,7 @@ def test_sample_is_reproducible_for_a_seed(fresh_process_outputs):
 SIGNATURES = {
     "encode": ({"images"}, {"mean", "log_variance"}),
     "decode": ({"z"}, {"images"}),
-    "sample": ({"num_samples", "seed"}, {"images"}),
+    "sample": ({"num_samples", "seed"}, {"images", "z"}),
     "reconstruct": ({"images"}, {"images"}),
     "interpolate": ({"start_images", "end_images", "num_steps"}, {"images", "z"}),
     "log_weights": ({"images", "num_samples", "seed"}, {"log_weights", "log_likelihood"}),

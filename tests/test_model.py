@@ -299,3 +299,47 @@ def test_two_stochastic_layers_log_weights_match_a_numpy_forward_pass():
         28,
         28,
     )
+
+
+def test_the_conditional_elbo_is_the_unconditional_one_when_the_label_is_ignored():
+    # With zero weights on its one-hot inputs, q(z|x, y) and p(x|z, y) are q(z|x) and
+    # p(x|z): the same terms for the same noise, whatever the labels.
+    plain = VAE(latent_dims=3, hidden_units=(8,), seed=0)
+    conditional = VAE(latent_dims=3, hidden_units=(8,), seed=0, conditional=True, num_classes=4)
+    for mine, theirs in zip(conditional.trainable_weights, plain.trainable_weights):
+        value = theirs.numpy()
+        if mine.shape != value.shape:  # The first kernels, with 4 more input rows.
+            value = np.concatenate([value, np.zeros((4, value.shape[1]), value.dtype)])
+        mine.assign(value)
+    x = _images(5)
+    noise = np.random.default_rng(3).standard_normal((2, 5, 3)).astype(np.float32)
+    expected = {k: ops.convert_to_numpy(v) for k, v in plain.objective_terms(x, noise).items()}
+    for labels in ([0, 1, 2, 3, 0], [3, 3, 3, 3, 3]):
+        got = conditional.objective_terms(x, noise, labels=np.array(labels))
+        for key, value in expected.items():
+            np.testing.assert_allclose(ops.convert_to_numpy(got[key]), value, rtol=1e-5, atol=1e-4)
+
+
+def test_a_conditional_model_conditions_on_its_labels():
+    model = VAE(latent_dims=3, hidden_units=(8,), seed=0, conditional=True, num_classes=4)
+    x = _images(5)
+    noise = np.random.default_rng(3).standard_normal((1, 5, 3)).astype(np.float32)
+    one = ops.convert_to_numpy(model.objective_terms(x, noise, labels=np.zeros(5, int))["elbo"])
+    two = ops.convert_to_numpy(model.objective_terms(x, noise, labels=np.ones(5, int))["elbo"])
+    assert not np.allclose(one, two)
+    with pytest.raises(ValueError, match="needs the labels of its images"):
+        model.objective_terms(x, noise)
+
+
+def test_a_conditional_model_fits_on_images_and_labels_and_refuses_bad_ones():
+    model = VAE(latent_dims=2, hidden_units=(8,), seed=0, conditional=True, num_classes=3)
+    model.compile(optimizer="adam")
+    x, y = _images(12), np.arange(12) % 3
+    history = model.fit(x, y, batch_size=6, epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+    with pytest.raises(ValueError, match="needs the labels of its images"):
+        model.fit(x, batch_size=6, epochs=1, verbose=0)
+    with pytest.raises(ValueError, match="labels must be from 0 to 2, got values from 0 to 5"):
+        model.fit(x, np.arange(12) % 6, batch_size=6, epochs=1, verbose=0)
+    with pytest.raises(ValueError, match="one integer label per image"):
+        model.fit(x, y[:5], batch_size=6, epochs=1, verbose=0)
