@@ -19,6 +19,7 @@ import numpy as np
 from keras_vae import data as data_lib
 from keras_vae import handles, inference, latent
 from keras_vae import model_dir as model_dir_lib
+from keras_vae.errors import DataError
 from keras_vae.eval_config import EvalConfig, load_images
 
 # Rows (image x sample pairs) per decoder call: big enough for matmuls near peak
@@ -157,6 +158,13 @@ def per_example_bounds(
     return scores[:2]
 
 
+def _layer_means(scorer, images):
+    chunks = [scorer.layer_means(images[i : i + 1000]) for i in range(0, len(images), 1000)]
+    if not chunks or chunks[0] is None:
+        return None
+    return [np.concatenate([c[layer] for c in chunks]) for layer in range(len(chunks[0]))]
+
+
 def evaluate_images(
     scorer,
     images,
@@ -181,6 +189,11 @@ def evaluate_images(
     bounds, log_likelihoods, log_weights = _per_example_scores(
         scorer, images, num_samples, seed, rows_per_call, progress, labels=labels
     )
+    per_layer = None
+    if labels is None and getattr(scorer, "layer_means", None) is not None:
+        layers = _layer_means(scorer, images)
+        if layers is not None and len(layers) > 1:
+            per_layer = [active_units(m) for m in layers]
     reconstruction = -float(np.mean(log_likelihoods))
     if closed_form_kl:
         kl = float(np.sum(kl_dims))
@@ -194,6 +207,8 @@ def evaluate_images(
         "nll": -float(np.mean(bounds)),
         "num_importance_samples": int(num_samples),
         "active_units": active_units(mean),
+        # Two stochastic layers: the active units of z1 and of z2 (Burda et al. 2015).
+        **({"active_units_per_layer": per_layer} if per_layer else {}),
         "active_unit_threshold": ACTIVE_UNIT_THRESHOLD,
         "kl_per_dimension": [float(v) for v in kl_dims],
         "num_examples": len(images),
@@ -239,6 +254,13 @@ def evaluate_run(c: EvalConfig, print_fn=print, data=None) -> dict:
     images, source, labels = data if data is not None else load_images(c)
     scorer = handles.load_saved_model(c.saved_model)
     data_lib.check_image_shape(images.shape[1:], scorer.image_shape)
+    if scorer.num_classes and (
+        source.get("kind") == "files" or (len(labels) and labels.max() >= scorer.num_classes)
+    ):
+        raise DataError(
+            f"this conditional model scores images with their labels, from 0 to "
+            f"{scorer.num_classes - 1}; the data's labels do not fit (or it has none)"
+        )
     last = [time.perf_counter()]
 
     def progress(done, total):

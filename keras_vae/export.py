@@ -192,6 +192,15 @@ def export_saved_model(model, path: str, record: dict | None = None) -> None:
         ],
     )
     archive.add_endpoint("log_weights", log_weights)
+    if model.top_latent_dims:
+        # Each layer's posterior means, for the active units per layer (Burda et al.).
+        archive.add_endpoint(
+            "layer_means",
+            lambda images: {
+                f"mean_{i + 1}": m for i, m in enumerate(model.layer_means(checked_images(images)))
+            },
+            input_signature=[images_spec],
+        )
     archive.add_endpoint("metadata", lambda: {"json": tf.constant(record_json)}, input_signature=[])
     _write(archive, path, record)
 

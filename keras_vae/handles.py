@@ -99,6 +99,10 @@ class KerasHandle:
         labels = check_labels_arg(labels, len(z), self.num_classes)
         return np.asarray(self.model.decode_images(tf.constant(z, tf.float32), labels))
 
+    def layer_means(self, images):
+        """Posterior means per stochastic layer, a list of [N, size] arrays."""
+        return [np.asarray(m) for m in self.model.layer_means(tf.constant(images, tf.float32))]
+
     def sample_latents(self, num_samples, seed):
         """z ~ p(z), [num_samples, latent_dims]: the model's prior, from an int seed."""
         return np.asarray(self.model.sample_prior(int(num_samples), tf.constant([seed, 0])))
@@ -142,6 +146,14 @@ class SavedModelHandle:
     def decode(self, z, labels=None):
         out = self._decode(z=tf.constant(z, tf.float32), **self._labelled(labels, len(z)))
         return out["images"].numpy()
+
+    def layer_means(self, images):
+        """Posterior means per stochastic layer; a one-layer model's is its code's."""
+        signature = self.loaded.signatures.get("layer_means")
+        if signature is None:
+            return None
+        out = signature(images=tf.constant(images, tf.float32))
+        return [out[f"mean_{i + 1}"].numpy() for i in range(len(out))]
 
     def sample_latents(self, num_samples, seed):
         """z ~ p(z), as the SavedModel's `sample` signature draws them (its prior's)."""

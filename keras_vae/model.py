@@ -236,6 +236,14 @@ class VAE(keras.Model):
         mean, log_variance = self.encoder(self.with_labels(self._flatten(images), labels))
         return self.top_encoder(mean) if self.top_latent_dims else (mean, log_variance)
 
+    def layer_means(self, images):
+        """Posterior means per stochastic layer: [E_q[z1|x]] or, with two layers,
+        [E_q[z1|x], E_q[z2|z1 = E_q[z1|x]]], each [B, that layer's size]."""
+        mean, _ = self.encoder(self._flatten(images))
+        if not self.top_latent_dims:
+            return [mean]
+        return [mean, self.top_encoder(mean)[0]]
+
     def decode(self, z, labels=None):
         """Latent codes [B, code_dims] -> dict of p(x|z) parameters, each [B, H*W].
 

@@ -215,6 +215,9 @@ def test_models_without_a_closed_form_kl_are_scored_with_a_consistent_elbo(tmp_p
     report = evaluation.evaluate_run(c, print_fn=lambda *a, **k: None)
     assert report["elbo"] <= report["log_likelihood"] + 1e-6
     assert report["elbo"] == pytest.approx(-(report["reconstruction"] + report["kl"]))
+    if "top_latent_dims" in options:  # Active units of z1 and of z2.
+        assert len(report["active_units_per_layer"]) == 2
+        assert all(0 <= n <= d for n, d in zip(report["active_units_per_layer"], (4, 2)))
     model = keras.saving.load_model(str(tmp_path / "run" / "checkpoints" / "latest.keras"))
     images = np.random.default_rng(0).random((2, 28, 28)).astype(np.float32)
     saved = handles.load_saved_model(str(tmp_path / "run" / "saved_model"))
