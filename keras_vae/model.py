@@ -223,8 +223,8 @@ class VAE(keras.Model):
                 f"{self.num_classes - 1})"
             )
         one_hot = ops.one_hot(ops.cast(ops.reshape(labels, (-1,)), "int32"), self.num_classes)
-        if copies != 1:
-            one_hot = ops.tile(one_hot, (copies, 1))
+        # `copies` may be a tensor (k of a traced signature): tile whatever it is.
+        one_hot = ops.tile(one_hot, (copies, 1))
         return ops.concatenate([inputs, ops.cast(one_hot, inputs.dtype)], axis=-1)
 
     def encode(self, images, labels=None):
