@@ -107,6 +107,33 @@ def _kingma_welling(data, z, hidden, likelihood, epochs, learning_rate) -> dict:
     }
 
 
+def _tomczak(prior: str) -> dict:
+    """Tomczak & Welling 2018's code: two hidden layers of 300 units, z = 40, Adam at
+    5e-4, batch 100, KL warm-up over 100 epochs, up to 2,000 epochs with early stopping
+    after 50 without improvement, 500 pseudo-inputs. Departure: plain ReLU layers where
+    their MLP uses gated dense layers."""
+    vamp = {"prior": "vamp", "num_pseudo_inputs": 500} if prior == "vamp" else {}
+    return {
+        **_STATIC,
+        "latent_dims": 40,
+        "hidden_units": "300,300",
+        "activation": "relu",
+        "likelihood": "bernoulli",
+        "batch_size": 100,
+        "learning_rate": 5e-4,
+        "kl_warmup_epochs": 100,
+        "epochs": 2000,
+        "early_stopping_epochs": 50,
+        "curve_every_epochs": 50,
+        "curve_examples": 2000,
+        "seed": 0,
+        "verbose": 0,
+        **vamp,
+        "objective": "elbo",
+        "num_samples": 1,
+    }
+
+
 def _burda(data: dict, objective: str, k: int, **extra) -> dict:
     return {**_BURDA, **data, "objective": objective, "num_samples": k, **extra}
 
@@ -135,6 +162,26 @@ ROWS = {
     "static_iwae_k50": Row(
         "Burda et al. 2015, appendix", "IWAE k=50, static MNIST", 87.10, 3280, 20,
         _burda(_STATIC, "iwae", 50), pythae=_PYTHAE,
+    ),
+    # Burda et al. 2015, Table 1, two stochastic layers: 784-100-100-(z1 100)-50-50-(z2 50).
+    **{f"burda2_{name}": Row(
+        "Burda et al. 2015, Table 1", f"{what}, 2 layers, dynamic MNIST", reference, 3280, 20,
+        _burda(_DYNAMIC, objective, k, latent_dims=100, hidden_units="100,100",
+               top_latent_dims=50, top_hidden_units="50,50"),
+    ) for name, what, reference, objective, k in (
+        ("vae_k1", "VAE k=1", 85.33, "elbo", 1),
+        ("iwae_k5", "IWAE k=5", 83.89, "iwae", 5),
+        ("iwae_k50", "IWAE k=50", 82.90, "iwae", 50),
+    )},
+    # Tomczak & Welling 2018, Table 2 (static MNIST, z = 40): the VampPrior against the
+    # standard prior in the same setup.
+    "tomczak_vamp": Row(
+        "Tomczak & Welling 2018, Table 2", "VampPrior, static MNIST", 85.57, 2000, 100,
+        _tomczak("vamp"), pythae="85.79 (clementchadebec/benchmark_VAE, README: VAMP K=500)",
+    ),
+    "tomczak_standard": Row(
+        "Tomczak & Welling 2018, Table 2", "standard prior, static MNIST", 88.56, 2000, 100,
+        _tomczak("standard"),
     ),
     **{f"kw_mnist_z{z}": Row(
         "Kingma & Welling 2013, Fig. 2", f"AEVB, MNIST, {z}-D latent", None, 1667, 100,
@@ -208,6 +255,22 @@ def collect(name: str, runs: str, results: str = RESULTS) -> str:
     return out
 
 
+def _model_config(row_flags: dict):
+    """The ModelConfig of a row's flags (its model fields, lists parsed as the flags are)."""
+    from keras_vae import config as config_lib
+    from keras_vae import options
+
+    values = {}
+    for field in dataclasses.fields(config_lib.ModelConfig):
+        if field.name in row_flags:
+            value = row_flags[field.name]
+            kind, element = options.scalar_type(field.type)
+            values[field.name] = (
+                options.parse_list(value, field.name, element) if kind is tuple else value
+            )
+    return config_lib.ModelConfig(**values)
+
+
 def cost(steps: int, rounds: int) -> str:
     """Times `steps` training steps of each Burda et al. row's model, in alternating rounds, on random
     binary batches; returns a table of the median step and the projected epoch (60,000 or
@@ -222,14 +285,7 @@ def cost(steps: int, rounds: int) -> str:
     rows = {name: row for name, row in ROWS.items() if row.flags["batch_size"] == 20}
     models = {}
     for name, row in rows.items():
-        f = row.flags
-        model_config = config_lib.ModelConfig(
-            latent_dims=f["latent_dims"],
-            hidden_units=tuple(int(u) for u in f["hidden_units"].split(",")),
-            activation=f["activation"],
-            objective=f["objective"],
-            num_samples=f["num_samples"],
-        )
+        model_config = _model_config(row.flags)
         config = config_lib.Config(model=model_config, train=config_lib.TrainConfig())
         model = training.build_model(config, (28, 28))
         training.compile_model(model, config_lib.TrainConfig(adam_epsilon=1e-4), steps=steps)

@@ -75,17 +75,29 @@ class Checkpoints(keras.callbacks.Callback):
     While a schedule changes the objective (KL warm-up, capacity), losses of different
     epochs measure different things and do not compare: up to and including epoch
     `settled_epoch`, the first with the final objective, `best.keras` is the latest.
+
+    With `patience` > 0, training stops once `patience` epochs after the settled one have
+    passed without a new best (early stopping, as in Tomczak & Welling's protocol).
     """
 
     def __init__(
-        self, folder: str, monitor: str = "val_loss", settled_epoch: int = 0, best=float("inf")
+        self,
+        folder: str,
+        monitor: str = "val_loss",
+        settled_epoch: int = 0,
+        best=float("inf"),
+        patience: int = 0,
+        best_epoch: int = -1,
     ):
         super().__init__()
         self.folder = folder
         self.monitor = monitor
         self.settled_epoch = settled_epoch
-        # The best value so far: a resumed run carries it over.
+        # The best value so far and its epoch (from 0): a resumed run carries them over.
         self.best = best
+        self.best_epoch = best_epoch
+        self.patience = patience
+        self.stopped_early = False
 
     def _save(self, name: str) -> None:
         tmp = os.path.join(self.folder, f".tmp-{name}")
@@ -100,7 +112,15 @@ class Checkpoints(keras.callbacks.Callback):
         # A NaN comparison is False, so a diverged model never becomes the best.
         if value is not None and value < self.best:
             self.best = float(value)
+            self.best_epoch = epoch
             self._save("best.keras")
+        if (
+            self.patience
+            and epoch > self.settled_epoch
+            and epoch - self.best_epoch >= self.patience
+        ):
+            self.stopped_early = True
+            self.model.stop_training = True
 
 
 class LikelihoodCurve(keras.callbacks.Callback):
@@ -218,6 +238,7 @@ class Backup(keras.callbacks.Callback):
             {
                 # JSON has no infinity: None stands for "no best yet".
                 "best": best if math.isfinite(best) else None,
+                "best_epoch": self.checkpoints.best_epoch,
                 "epoch_seconds": self.summary.epoch_seconds,
             },
         )

@@ -255,6 +255,13 @@ class TrainConfig:
         "Seeds initialisation, shuffling, sampling and binarization.",
         check=integer(0, 2**31 - 1, "in [0, 2**31)"),
     )
+    early_stopping_epochs: int = option(
+        0,
+        "Stop when the validation loss has not improved for this many epochs (counted once "
+        "the KL warm-up or capacity schedule has finished); the run's final model, "
+        "SavedModel and numbers are then those of its best epoch. 0: train every epoch.",
+        check=integer(0),
+    )
     image_every_epochs: int = option(
         5, "Write TensorBoard images every this many epochs (and after the last).", check=integer(1)
     )

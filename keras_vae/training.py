@@ -355,6 +355,8 @@ def _train_and_evaluate(config, splits, strategy, path, chief, extra_callbacks) 
         os.path.join(path, model_dir.CHECKPOINTS),
         settled_epoch=objectives.first_settled_epoch(train.kl_warmup_epochs, train.capacity_epochs),
         best=float("inf") if carried.get("best") is None else carried["best"],
+        patience=train.early_stopping_epochs,
+        best_epoch=carried.get("best_epoch", -1),
     )
     logs = os.path.join(path, model_dir.LOGS)
     # The data's epoch, set by DataEpoch: under a strategy Keras makes an extra iterator
@@ -428,11 +430,18 @@ def _train_and_evaluate(config, splits, strategy, path, chief, extra_callbacks) 
             f"interrupted in epoch {done + 1}; rerun the same command to {then}"
         ) from None
     train_seconds = time.perf_counter() - start
+    best = os.path.join(path, model_dir.CHECKPOINTS, "best.keras")
+    if train.early_stopping_epochs and os.path.exists(best):
+        # Early stopping's protocol: the model of the best validation epoch is the result.
+        model.load_weights(best)
 
     # Each example is decoded num_samples times: keep evaluation batches near 1000 decodes.
     eval_batch_size = max(train.batch_size, 1000 // config.model.num_samples)
     metrics = evaluate_splits(model, splits, eval_batch_size)
     metrics["epochs"] = train.epochs
+    if train.early_stopping_epochs:
+        metrics["stopped_early"] = checkpoints.stopped_early
+        metrics["best_epoch"] = checkpoints.best_epoch + 1
     metrics["resumed_after_epoch"] = first_epoch
     metrics["train_seconds"] = train_seconds
     metrics["first_epoch_seconds"] = summary.epoch_seconds[0]

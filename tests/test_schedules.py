@@ -154,8 +154,13 @@ def test_the_training_callback_sets_the_scheduled_learning_rate(tmp_path):
             seen.append(float(self.model.optimizer.learning_rate.numpy()))
 
     config = tiny_config(
-        tmp_path / "run", f"idx:{folder}", epochs=5, learning_rate_schedule="burda",
-        curve_every_epochs=2, curve_importance_samples=7, curve_examples=10,
+        tmp_path / "run",
+        f"idx:{folder}",
+        epochs=5,
+        learning_rate_schedule="burda",
+        curve_every_epochs=2,
+        curve_importance_samples=7,
+        curve_examples=10,
     )
     training.train_and_evaluate(config, callbacks=(Record(),))
     np.testing.assert_allclose(
@@ -164,3 +169,24 @@ def test_the_training_callback_sets_the_scheduled_learning_rate(tmp_path):
     curve = json.loads((tmp_path / "run" / "nll_curve.json").read_text())
     assert [p["epoch"] for p in curve] == [2, 4, 5]
     assert all(np.isfinite(p["nll"]) and p["num_examples"] == 10 for p in curve)
+
+
+def test_early_stopping_stops_after_patience_and_keeps_the_best_epoch(tmp_path):
+    # A learning rate so high that the validation loss stops improving early.
+    folder = _write_synthetic_folder(tmp_path / "idx")
+    config = tiny_config(
+        tmp_path / "run", f"idx:{folder}", epochs=40, early_stopping_epochs=2, learning_rate=0.5
+    )
+    metrics = training.train_and_evaluate(config)
+    assert metrics["stopped_early"]
+    best = metrics["best_epoch"]
+    assert len(metrics["epoch_seconds"]) == best + 2 < 40  # Two epochs without a new best.
+    kept = keras.saving.load_model(str(tmp_path / "run" / "checkpoints" / "best.keras"))
+    z = np.zeros((1, 2), np.float32)
+    served = tf.saved_model.load(str(tmp_path / "run" / "saved_model"))
+    np.testing.assert_allclose(
+        served.signatures["decode"](z=tf.constant(z))["images"].numpy(),
+        np.asarray(kept.decode_images(z)),
+        rtol=1e-5,
+        atol=1e-6,
+    )
