@@ -61,8 +61,21 @@ def data(tmp_path_factory):
     return _write_synthetic_folder(tmp_path_factory.mktemp("ft") / "idx", train=400)
 
 
-def test_resumed_run_ends_where_an_uninterrupted_one_does(tmp_path, data):
-    settings = dict(epochs=4, steps_per_execution=2)
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},
+        {"prior": "vamp", "num_pseudo_inputs": 5},
+        {"latent_dims": 4, "top_latent_dims": 2, "top_hidden_units": (6,)},
+        {"conditional": True},
+        {"likelihood": "continuous_bernoulli"},
+        # Patience 1 at a learning rate of 0.3: the early stop's count crosses the crash.
+        {"early_stopping_epochs": 1, "learning_rate": 0.3},
+    ],
+    ids=["standard", "vamp", "two-layers", "conditional", "continuous-bernoulli", "early-stop"],
+)
+def test_resumed_run_ends_where_an_uninterrupted_one_does(tmp_path, data, options):
+    settings = dict(epochs=4, steps_per_execution=2, **options)
     whole = training.train_and_evaluate(tiny_config(tmp_path / "whole", f"idx:{data}", **settings))
 
     path = tmp_path / "resumed"
