@@ -6,12 +6,11 @@ Format: one image a line, 784 space-separated values 0 or 1, row-major 28x28
 file; every departure from the format is named with its file and line.
 """
 
-import gzip
 import os
-import zlib
 
 import numpy as np
 
+from keras_vae import idx
 from keras_vae.errors import DataError
 
 PIXELS = 28 * 28
@@ -32,28 +31,12 @@ def split_path(folder: str, split: str) -> str:
     raise DataError(f"{stem}[.gz] does not exist (binarized_mnist's {split} split)")
 
 
-def _text(path: str) -> bytes:
-    try:
-        with open(path, "rb") as f:
-            raw = f.read()
-    except OSError as e:
-        raise DataError(f"cannot read {path}: {e.strerror}") from None
-    if raw[:2] == b"\x1f\x8b":
-        try:
-            return gzip.decompress(raw)
-        except EOFError:
-            raise DataError(f"{path} is truncated (its gzip stream ends early)") from None
-        except (OSError, zlib.error) as e:
-            raise DataError(f"{path} is not a valid gzip file ({e})") from None
-    return raw
-
-
 def read(path: str) -> np.ndarray:
     """The images of one .amat[.gz] file as uint8 [N, 28, 28], pixels 0 or 255.
 
     (255 rather than 1, as keras_vae stores every image as 0..255 bytes.)
     """
-    text = np.frombuffer(_text(path), np.uint8)
+    text = np.frombuffer(idx.read_bytes(path), np.uint8)
     if text.size == 0:
         raise DataError(f"{path} is empty")
     if text[-1] != _NEWLINE:

@@ -24,7 +24,9 @@ SPLIT_FILES = {
 }
 
 
-def _read_bytes(path: str) -> bytes:
+def read_bytes(path: str) -> bytes:
+    """The bytes of `path`, gunzipped if it is gzip; DataError names an unreadable file,
+    a truncated gzip stream or another broken one. (The .amat reader uses it too.)"""
     try:
         with open(path, "rb") as f:
             raw = f.read()
@@ -33,14 +35,16 @@ def _read_bytes(path: str) -> bytes:
     if raw[:2] == b"\x1f\x8b":
         try:
             return gzip.decompress(raw)
-        except (OSError, EOFError, zlib.error) as e:
+        except EOFError:
+            raise DataError(f"{path} is truncated (its gzip stream ends early)") from None
+        except (OSError, zlib.error) as e:
             raise DataError(f"{path} is not a valid gzip file ({e})") from None
     return raw
 
 
 def read_idx(path: str, expected_magic: int) -> np.ndarray:
     """Returns the uint8 array stored in one IDX file; raises DataError if it is malformed."""
-    data = _read_bytes(path)
+    data = read_bytes(path)
     if len(data) < 4:
         raise DataError(f"{path} is too short to be an IDX file ({len(data)} bytes)")
     magic = int.from_bytes(data[:4], "big")

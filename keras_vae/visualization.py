@@ -27,6 +27,34 @@ FIGURES = (
 )
 
 
+def _save_encodings(path, c: VisualizeConfig, means, labels, data, what="") -> dict:
+    """The posterior means by class: as they are in 2-D, else their first two principal
+    components. Returns the projection's note for visualize.json ({} in 2-D)."""
+    if means.shape[1] == 2:
+        points, axes, title, note = (
+            means,
+            ("z[0] (posterior mean)", "z[1] (posterior mean)"),
+            "",
+            {},
+        )
+    else:
+        points, ratio = latent.principal_components(means, 2)
+        axes = tuple(
+            f"principal component {i + 1} ({r:.0%} of variance)" for i, r in enumerate(ratio)
+        )
+        title = f" (PCA of the {means.shape[1]}-D posterior means)"
+        note = {"encodings_projection": {"method": "pca", "explained": [float(r) for r in ratio]}}
+    figures.save_encodings(
+        path,
+        points,
+        labels,
+        data.class_names,
+        title=f"{c.split.capitalize()}-set encodings{what}{title}",
+        axis_names=axes,
+    )
+    return note
+
+
 def _class_name(index: int, class_names) -> str:
     return class_names[index] if index < len(class_names) else str(index)
 
@@ -54,23 +82,7 @@ def draw(c: VisualizeConfig, model, data: LabelledImages, print_fn=print) -> dic
     ranked = latent.most_informative_dimensions(kl, model.latent_dims)
 
     shown = slice(0, c.max_encodings)
-    if model.latent_dims == 2:
-        points, axes, title = mean[shown], ("z[0] (posterior mean)", "z[1] (posterior mean)"), ""
-    else:
-        points, ratio = latent.principal_components(mean[shown], 2)
-        axes = tuple(
-            f"principal component {i + 1} ({r:.0%} of variance)" for i, r in enumerate(ratio)
-        )
-        title = f" (PCA of the {model.latent_dims}-D posterior means)"
-        notes["encodings_projection"] = {"method": "pca", "explained": [float(r) for r in ratio]}
-    figures.save_encodings(
-        out("encodings.png"),
-        points,
-        labels[shown],
-        data.class_names,
-        title=f"{c.split.capitalize()}-set encodings{title}",
-        axis_names=axes,
-    )
+    notes.update(_save_encodings(out("encodings.png"), c, mean[shown], labels[shown], data))
 
     examples = images[: c.num_examples]
     figures.save_reconstructions(
@@ -150,18 +162,7 @@ def _draw_conditional(c: VisualizeConfig, model, data: LabelledImages, print_fn)
     images, labels = data.images, data.labels
     shown = slice(0, c.max_encodings)
     means = inference.encode_means(model, images[shown], labels[shown])
-    points, axes = means, ("z[0] (posterior mean)", "z[1] (posterior mean)")
-    if model.latent_dims != 2:
-        points, ratio = latent.principal_components(means, 2)
-        axes = tuple(f"principal component {i + 1} ({r:.0%})" for i, r in enumerate(ratio))
-    figures.save_encodings(
-        out("encodings.png"),
-        points,
-        labels[shown],
-        data.class_names,
-        title=f"{c.split.capitalize()}-set encodings of q(z|x, y)",
-        axis_names=axes,
-    )
+    _save_encodings(out("encodings.png"), c, means, labels[shown], data, " of q(z|x, y)")
     examples = slice(0, c.num_examples)
     figures.save_reconstructions(
         out("reconstruction.png"),

@@ -290,7 +290,7 @@ COMMANDS = [
     _train(
         "train-idx-truncated-gzip",
         ["--dataset=idx:{idx_truncated_gzip}"],
-        "is not a valid gzip file",
+        "is truncated (its gzip stream ends early)",
         ["idx_truncated_gzip"],
     ),
     _train(
