@@ -49,8 +49,12 @@ class EvalConfig:
         options.validate(self)
 
 
-def resolve(c: EvalConfig) -> EvalConfig:
-    """Checks the paths `c` names; fills in the SavedModel and output paths of a model directory."""
+def resolve(c: EvalConfig, report: str = "eval", extension: str = "json") -> EvalConfig:
+    """Checks the paths `c` names; fills in the SavedModel and output paths of a model directory.
+
+    The default output is REPORT-SPLIT-kK[-nN].EXTENSION: evaluate's `eval-test-k5000.json`,
+    score's `scores-test-k5000.csv`.
+    """
     k = c.num_importance_samples
     saved_model, binarize = model_dir_lib.resolve_model_source(
         c.model_dir, c.saved_model, c.dataset, c.binarize
@@ -58,13 +62,14 @@ def resolve(c: EvalConfig) -> EvalConfig:
     # A run's report goes into its directory; a bare SavedModel's into the folder that
     # holds it, never into the SavedModel. Named by split and k, so reports of other
     # splits or k sit side by side.
-    name = f"eval-{c.split}-k{k}" + (f"-n{c.max_examples}" if c.max_examples else "") + ".json"
+    name = f"{report}-{c.split}-k{k}" + (f"-n{c.max_examples}" if c.max_examples else "")
+    name += f".{extension}"
     base = c.model_dir or os.path.dirname(os.path.abspath(saved_model))
     output = c.output or os.path.join(base, name)
     # Checked now: the report is written after minutes of scoring.
     folder = os.path.dirname(os.path.abspath(output))
     if os.path.isdir(output):
-        raise ConfigError(f"output {output} is a directory; name the JSON file to write")
+        raise ConfigError(f"output {output} is a directory; name the file to write")
     if not os.path.isdir(folder):
         raise ConfigError(f"output folder {folder} does not exist")
     if os.path.abspath(folder).startswith(os.path.abspath(saved_model) + os.sep) or (

@@ -168,6 +168,22 @@ def export_saved_model(model, path: str, record: dict | None = None) -> None:
 
     log_weights.get_concrete_function()  # ExportArchive takes traced tf.functions.
 
+    @tf.function(
+        input_signature=[
+            images_spec,
+            tf.TensorSpec([], tf.int32, name="num_samples"),
+            tf.TensorSpec([2], tf.int64, name="seed"),
+        ],
+    )
+    def score(images, num_samples, seed):
+        images = checked_images(images)
+        num_samples = checked_count(
+            num_samples, "num_samples", 1, tf.shape(images)[0] * pixels, "positive"
+        )
+        return model.score(images, num_samples, tf.ensure_shape(seed, [2]))
+
+    score.get_concrete_function()
+
     archive = keras.export.ExportArchive()
     archive.track(model)
     # The first endpoint is also the SavedModel's serving_default.
@@ -192,6 +208,7 @@ def export_saved_model(model, path: str, record: dict | None = None) -> None:
         ],
     )
     archive.add_endpoint("log_weights", log_weights)
+    archive.add_endpoint("score", score)
     if model.top_latent_dims:
         # Each layer's posterior means, for the active units per layer (Burda et al.).
         archive.add_endpoint(
@@ -293,6 +310,25 @@ def _add_conditional_endpoints(archive, model, images_spec, z_spec, checked_imag
         return {"log_weights": out["log_weights"], "log_likelihood": out["log_likelihood"]}
 
     log_weights.get_concrete_function()
+
+    @tf.function(
+        input_signature=[
+            images_spec,
+            labels_spec,
+            tf.TensorSpec([], tf.int32, name="num_samples"),
+            tf.TensorSpec([2], tf.int64, name="seed"),
+        ],
+    )
+    def score(images, labels, num_samples, seed):
+        images = checked_images(images)
+        labels = checked_labels(labels, tf.shape(images)[0])
+        (num_samples,) = after(
+            [tf.debugging.Assert(num_samples >= 1, ["num_samples must be positive"])],
+            num_samples,
+        )
+        return model.score(images, num_samples, tf.ensure_shape(seed, [2]), labels)
+
+    score.get_concrete_function()
     seed_spec = tf.TensorSpec([], tf.int64, name="seed")
     target_spec = tf.TensorSpec([None], tf.int64, name="target_labels")
     archive.add_endpoint("encode", encode, input_signature=[images_spec, labels_spec])
@@ -303,6 +339,7 @@ def _add_conditional_endpoints(archive, model, images_spec, z_spec, checked_imag
         "transfer", transfer, input_signature=[images_spec, labels_spec, target_spec]
     )
     archive.add_endpoint("log_weights", log_weights)
+    archive.add_endpoint("score", score)
     archive.add_endpoint(
         "classes", lambda: {"num_classes": tf.constant(classes, tf.int64)}, input_signature=[]
     )

@@ -89,6 +89,7 @@ class KerasHandle:
             model.seeded_log_weights,
             jit_compile=jit_compile,
         )
+        self._score = tf.function(model.score)
 
     def encode(self, images, labels=None):
         labels = check_labels_arg(labels, len(images), self.num_classes)
@@ -117,6 +118,18 @@ class KerasHandle:
             None if labels is None else tf.constant(labels),
         )
         return out["log_weights"].numpy(), out["log_likelihood"].numpy()
+
+    def score(self, images, num_samples, seed, labels=None):
+        """Per-example {"log_likelihood", "elbo", "reconstruction", "kl"} ([N] each)."""
+        check_log_weights_args(np.shape(images), self.image_shape, num_samples, seed)
+        labels = check_labels_arg(labels, len(images), self.num_classes)
+        out = self._score(
+            tf.constant(images),
+            tf.constant(num_samples, tf.int32),
+            tf.constant(seed, tf.int64),
+            None if labels is None else tf.constant(labels),
+        )
+        return {k: v.numpy() for k, v in out.items()}
 
 
 class SavedModelHandle:
@@ -175,6 +188,24 @@ class SavedModelHandle:
             **self._labelled(labels, len(images)),
         )
         return out["log_weights"].numpy(), out["log_likelihood"].numpy()
+
+    def score(self, images, num_samples, seed, labels=None):
+        """Per-example {"log_likelihood", "elbo", "reconstruction", "kl"}: the SavedModel's
+        `score` signature (exported by keras_vae since it has one)."""
+        check_log_weights_args(np.shape(images), self.image_shape, num_samples, seed)
+        signature = self.loaded.signatures.get("score")
+        if signature is None:
+            raise ModelDirError(
+                f"SavedModel {self.path} has no score signature (exported by an older "
+                "keras_vae); use --model_dir of its run, or export it again"
+            )
+        out = signature(
+            images=tf.constant(images, tf.float32),
+            num_samples=tf.constant(num_samples, tf.int32),
+            seed=tf.constant(seed, tf.int64),
+            **self._labelled(labels, len(images)),
+        )
+        return {k: v.numpy() for k, v in out.items()}
 
 
 def load_saved_model(path: str) -> SavedModelHandle:

@@ -379,6 +379,28 @@ class VAE(keras.Model):
         )
         return ops.cast(u < images, images.dtype)
 
+    def score(self, images, num_samples, seed, labels=None):
+        """Per-example scores with k = num_samples draws of z from `seed` (int64 [2]):
+        {"log_likelihood": the k-sample importance-weighted bound on log p(x) (log p(x|y)
+        for a conditional model), "elbo", "reconstruction", "kl"}, each [B], in nats.
+
+        The KL is in closed form for one Gaussian layer with the N(0, I) prior, else
+        estimated at the same draws, as in `objective_terms`. What `python -m
+        keras_vae.score` and the SavedModel's `score` signature compute.
+        """
+        weights = self.seeded_log_weights(images, num_samples, seed, labels)
+        if self.prior == "standard" and not self.top_latent_dims:
+            kl = objectives.kl_to_standard_normal(weights["mean"], weights["log_variance"])
+        else:
+            kl = objectives.sampled_kl(weights["log_weights"], weights["log_likelihood"])
+        reconstruction = -ops.mean(weights["log_likelihood"], axis=0)
+        return {
+            "log_likelihood": objectives.importance_weighted_bound(weights["log_weights"], 0),
+            "elbo": -(reconstruction + kl),
+            "reconstruction": reconstruction,
+            "kl": kl,
+        }
+
     def draw_noise(self, images):
         """Standard-normal noise [k, B, noise_dims], k = num_samples, from the Sampling
         layer's seed (independent per replica under a strategy)."""

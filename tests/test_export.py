@@ -102,6 +102,10 @@ SIGNATURES = {
     "reconstruct": ({"images"}, {"images"}),
     "interpolate": ({"start_images", "end_images", "num_steps"}, {"images", "z"}),
     "log_weights": ({"images", "num_samples", "seed"}, {"log_weights", "log_likelihood"}),
+    "score": (
+        {"images", "num_samples", "seed"},
+        {"log_likelihood", "elbo", "reconstruction", "kl"},
+    ),
     "metadata": (set(), {"json"}),
 }
 # Keras' ExportArchive also serves its first endpoint, encode, as TF Serving's default.

@@ -18,6 +18,7 @@ def _pyproject():
     ("keras-vae-train", "keras_vae.train"),
     ("keras-vae-evaluate", "keras_vae.evaluate"),
     ("keras-vae-visualize", "keras_vae.visualize"),
+    ("keras-vae-score", "keras_vae.score"),
 ])
 def test_console_scripts_run_the_commands(script, module):
     assert _pyproject()["scripts"][script] == f"{module}:run"

@@ -1,0 +1,90 @@
+"""Per-example scores of a trained VAE: the importance-weighted log-likelihood, the ELBO and
+its parts, one row per example, for anomaly and novelty detection.
+
+    python -m keras_vae.score --model_dir=DIR [--dataset=NAME --split=test] [--output=F.csv]
+
+The numbers are the SavedModel's `score` signature's, called on batches of images with
+the seed [seed, batch index]: a serving client that calls the signature on the same
+batch with the same seed gets the same numbers. A low log-likelihood flags an unusual
+input; Nalisnick et al. 2019 found that likelihoods can rank some out-of-distribution
+data above the training distribution, so check the ranking on data you know
+(results/README.md has MNIST against Fashion-MNIST).
+"""
+
+import csv
+import os
+import tempfile
+import time
+
+import numpy as np
+
+from keras_vae import data as data_lib
+from keras_vae import handles
+from keras_vae.errors import DataError
+from keras_vae.eval_config import EvalConfig, load_images
+
+COLUMNS = ("index", "label", "log_likelihood", "elbo", "reconstruction", "kl")
+
+
+def images_per_call(num_samples: int, pixels: int, limit: int = 1000) -> int:
+    """Images per call such that the decoder's output stays within the signatures' limit."""
+    return max(1, min(limit, handles.MAX_OUTPUT_FLOATS // max(1, num_samples * pixels)))
+
+
+def score_images(scorer, images, num_samples, seed, labels=None, progress=None) -> dict:
+    """Per-example scores of `images` (float32 [N, H, W]), each an array [N] in nats."""
+    pixels = int(np.prod(images.shape[1:]))
+    step = images_per_call(num_samples, pixels)
+    parts = []
+    for call, start in enumerate(range(0, len(images), step)):
+        extra = {} if labels is None else {"labels": labels[start : start + step]}
+        parts.append(scorer.score(images[start : start + step], num_samples, [seed, call], **extra))
+        if progress is not None:
+            progress(min(start + step, len(images)), len(images))
+    return {key: np.concatenate([p[key] for p in parts]).astype(np.float64) for key in parts[0]}
+
+
+def write_csv(path: str, scores: dict, labels) -> None:
+    """The rows, written to a temporary file and renamed: never half a table."""
+    folder = os.path.dirname(os.path.abspath(path))
+    handle, tmp = tempfile.mkstemp(dir=folder, prefix=".scores-", suffix=".csv")
+    with os.fdopen(handle, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(COLUMNS)
+        for i in range(len(scores["elbo"])):
+            writer.writerow([i, int(labels[i])] + [f"{scores[key][i]:.6f}" for key in COLUMNS[2:]])
+    os.chmod(tmp, 0o666 & ~_umask())
+    os.replace(tmp, path)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def score_run(c: EvalConfig, print_fn=print, data=None) -> dict:
+    """Scores the images that `c` (resolved) names; writes the CSV and returns the scores."""
+    images, source, labels = data if data is not None else load_images(c)
+    scorer = handles.load_saved_model(c.saved_model)
+    data_lib.check_image_shape(images.shape[1:], scorer.image_shape)
+    if scorer.num_classes and (source.get("kind") == "files" or labels.max() >= scorer.num_classes):
+        raise DataError("this conditional model scores images with labels that fit it")
+    last = [time.perf_counter()]
+
+    def progress(done, total):
+        if time.perf_counter() - last[0] > 10 or done == total:
+            last[0] = time.perf_counter()
+            print_fn(f"  {done}/{total} examples", flush=True)
+
+    print_fn(f"scoring {len(images)} {c.split} examples, k={c.num_importance_samples}", flush=True)
+    scores = score_images(
+        scorer,
+        images,
+        c.num_importance_samples,
+        c.seed,
+        labels if scorer.num_classes else None,
+        progress,
+    )
+    write_csv(c.output, scores, labels)
+    return scores
