@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 from conftest import REPO, _write_synthetic_folder
 
@@ -286,3 +287,28 @@ def test_grey_likelihoods_draws_each_likelihood_and_labels_its_numbers(tmp_path)
         "continuous bernoulli": "density",
     }
     assert (out / "figure.png").stat().st_size > 1000
+
+
+def test_auroc_is_the_probability_that_a_positive_outscores_a_negative():
+    sys.path.insert(0, os.path.join(REPO, "experiments"))
+    try:
+        import ood_auroc
+    finally:
+        sys.path.pop(0)
+    rng = np.random.default_rng(0)
+    positive, negative = rng.normal(1, 1, 40).round(1), rng.normal(0, 1, 30).round(1)
+    pairs = [(p > n) + 0.5 * (p == n) for p in positive for n in negative]
+    assert ood_auroc.auroc(positive, negative) == pytest.approx(np.mean(pairs))
+    assert ood_auroc.auroc(np.array([2.0, 3.0]), np.array([0.0, 1.0])) == 1.0
+
+
+def test_ood_auroc_scores_a_model_against_other_data(trained_run, tmp_path):
+    run, _ = trained_run
+    other = _write_synthetic_folder(tmp_path / "other", train=50, test=30)
+    result = _run_script(
+        "ood_auroc.py", f"--saved_model={run}/saved_model", f"--other=idx:{other}", "--k=3",
+        "--examples=20", f"--out={tmp_path / 'out'}",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads((tmp_path / "out" / "auroc.json").read_text())
+    assert report["examples"] == [20, 20] and 0 <= report["auroc"] <= 1
