@@ -191,6 +191,8 @@ class VAE(keras.Model):
             self.encoder.build((None, self.pixels + extra))
         if not self.decoder.built:
             self.decoder.build((None, self.latent_dims + extra))
+        if not self.sampling.built:  # No weights; built so Keras need not call the model.
+            self.sampling.build((None, self.latent_dims))
         if self.top_latent_dims and not self.top_encoder.built:
             self.top_encoder.build((None, self.latent_dims))
             self.top_decoder.build((None, self.top_latent_dims))
