@@ -195,10 +195,7 @@ class SavedModelHandle:
         check_log_weights_args(np.shape(images), self.image_shape, num_samples, seed)
         signature = self.loaded.signatures.get("score")
         if signature is None:
-            raise ModelDirError(
-                f"SavedModel {self.path} has no score signature (exported by an older "
-                "keras_vae); use --model_dir of its run, or export it again"
-            )
+            return self._score_from_log_weights(images, num_samples, seed, labels)
         out = signature(
             images=tf.constant(images, tf.float32),
             num_samples=tf.constant(num_samples, tf.int32),
@@ -206,6 +203,22 @@ class SavedModelHandle:
             **self._labelled(labels, len(images)),
         )
         return {k: v.numpy() for k, v in out.items()}
+
+    def _score_from_log_weights(self, images, num_samples, seed, labels):
+        # An older keras_vae's SavedModel (one Gaussian layer, N(0, I) prior, no score
+        # signature): the same numbers from log_weights, which draws the same z for the
+        # same seed, and the closed-form KL of encode's posterior.
+        log_w, log_px = self.log_weights(images, num_samples, seed, labels)
+        mean, log_variance = self.encode(images, labels)
+        kl = -0.5 * np.sum(1 + log_variance - mean**2 - np.exp(log_variance), axis=-1)
+        top = log_w.max(axis=0)
+        reconstruction = -log_px.mean(axis=0)
+        return {
+            "log_likelihood": top + np.log(np.mean(np.exp(log_w - top), axis=0)),
+            "elbo": -(reconstruction + kl),
+            "reconstruction": reconstruction,
+            "kl": kl,
+        }
 
 
 def load_saved_model(path: str) -> SavedModelHandle:

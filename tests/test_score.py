@@ -74,3 +74,17 @@ def test_score_refuses_to_overwrite_a_table(trained_run, tmp_path):
         .endswith("already holds a report; pass --overwrite to replace it, or --output")
     )
     assert out.read_text() == "keep me"
+
+
+def test_a_saved_model_without_a_score_signature_is_scored_the_same_way(trained_run):
+    # SavedModels of an older keras_vae have no score signature: their log_weights draw
+    # the same z for the same seed, so the numbers are the same.
+    from keras_vae import handles
+
+    run, _ = trained_run
+    saved = handles.load_saved_model(f"{run}/saved_model")
+    images = np.random.default_rng(0).random((6, 28, 28)).astype(np.float32)
+    signature = saved.score(images, 9, [3, 1])
+    fallback = saved._score_from_log_weights(images, 9, [3, 1], None)
+    for key, value in signature.items():
+        np.testing.assert_allclose(fallback[key], value, rtol=1e-5, atol=1e-3, err_msg=key)
