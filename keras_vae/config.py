@@ -275,7 +275,9 @@ class TrainConfig:
         1000, "k of the learning curve's NLL.", check=integer(1, 100_000)
     )
     curve_examples: int = option(
-        0, "Test images the curve's NLL is computed on (0: all).", check=integer(0)
+        0,
+        "Test images the curve's NLL is computed on, drawn with a fixed seed (0: all).",
+        check=integer(0),
     )
     verbose: int = option(
         1,

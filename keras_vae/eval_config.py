@@ -37,7 +37,12 @@ class EvalConfig:
         check=integer(1),
     )
     seed: int = option(0, "Seeds the samples of z.", check=integer(0, 2**31 - 1, "in [0, 2**31)"))
-    max_examples: int = option(0, "Evaluate the first N images (0: all).", check=integer(0))
+    max_examples: int = option(
+        0,
+        "Evaluate the first N images (0: all). Some test files are sorted by class "
+        "(Larochelle's static MNIST): their first images are not a sample.",
+        check=integer(0),
+    )
     output: str | None = option(
         None,
         "Where to write the JSON report (default: eval-SPLIT-kK.json in the model directory, "

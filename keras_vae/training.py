@@ -43,6 +43,8 @@ from keras_vae.model import VAE
 from keras_vae.pipeline import to_unit_float
 
 NUM_FIGURE_EXAMPLES = 30
+# The draw of a learning curve's test images (curve_indices), the same for every run.
+CURVE_SEED = 2024
 MANIFOLD_SIZE = 20
 # Test images whose encodings TensorBoard's image summaries plot every few epochs.
 NUM_SUMMARY_ENCODINGS = 1000
@@ -255,10 +257,19 @@ def _progress_bar(train: config_lib.TrainConfig, num_train: int) -> list:
     return [progress.ProgressBar(train.epochs, steps)]
 
 
+def curve_indices(num_test: int, num_examples: int) -> np.ndarray:
+    """The test images of a learning curve: all, or `num_examples` drawn with a fixed seed
+    (in file order). Not the first ones: some test files are sorted by class (Larochelle's
+    static MNIST starts with a thousand zeros), and their first images are not a sample."""
+    if not num_examples or num_examples >= num_test:
+        return np.arange(num_test)
+    return np.sort(np.random.default_rng(CURVE_SEED).choice(num_test, num_examples, replace=False))
+
+
 def _curve_callbacks(train: config_lib.TrainConfig, splits, path: str) -> list:
     if not train.curve_every_epochs:
         return []
-    shown = slice(0, train.curve_examples or None)
+    shown = curve_indices(len(splits.test_images), train.curve_examples)
     images = splits.test_images[shown].astype(np.float32) / 255.0
     return [
         callbacks_lib.LikelihoodCurve(
