@@ -246,6 +246,48 @@ COMMANDS = [
     _train("train-unknown-dataset", ["--dataset=cifar10"], "unknown dataset 'cifar10'"),
     _train("train-enum-flag-bad-value", ["--jit_compile=maybe"], "flag --jit_compile=maybe"),
     _train("train-misspelt-flag", ["--latent_dim=2"], "Unknown command line flag 'latent_dim'"),
+    # The model options of the "beyond one Gaussian layer" issue, where they do not apply.
+    _train(
+        "train-conditional-on-unlabelled-data",
+        ["--conditional", "--dataset=binarized_mnist", "--data_dir={tmp}"],
+        "conditional needs labels, and binarized_mnist has none",
+    ),
+    _train(
+        "train-conditional-with-vampprior",
+        ["--conditional", "--prior=vamp"],
+        "conditional takes prior=standard and one stochastic layer",
+    ),
+    _train(
+        "train-pseudo-inputs-without-vampprior",
+        ["--num_pseudo_inputs=100"],
+        "num_pseudo_inputs applies to prior=vamp only",
+    ),
+    _train(
+        "train-top-hidden-units-without-a-top-layer",
+        ["--top_hidden_units=20"],
+        "top_hidden_units applies with a second stochastic layer only",
+    ),
+    _train(
+        "train-continuous-bernoulli-on-bits",
+        ["--likelihood=continuous_bernoulli", "--binarize=dynamic"],
+        "likelihood=continuous_bernoulli is a density of grey levels",
+    ),
+    _train(
+        "train-binarized-mnist-binarized-again",
+        ["--dataset=binarized_mnist", "--binarize=static", "--data_dir={tmp}"],
+        "binarized_mnist is already binary",
+    ),
+    _train(
+        "train-frey-face-without-data-dir",
+        ["--dataset=frey_face", "--likelihood=gaussian"],
+        "name their folder with data_dir",
+    ),
+    _train(
+        "train-early-stopping-negative",
+        ["--early_stopping_epochs=-1"],
+        "early_stopping_epochs must be an integer >= 0, got -1",
+    ),
+    _train("train-unknown-prior", ["--prior=flow"], "flag --prior=flow"),
     _train("train-positional-argument", ["stray"], "unexpected arguments ['stray']"),
     _train(
         "train-gaussian_sigma-infinite",
