@@ -48,11 +48,11 @@ def export_saved_model(model, path: str, record: dict | None = None) -> None:
     """
     record = dict(record) if record is not None else {"model": model.get_config()}
     record_json = json.dumps(record, sort_keys=True)
-    height, width = model.image_shape
-    images_spec = tf.TensorSpec([None, height, width], tf.float32, name="images")
+    shape = list(model.image_shape)  # [H, W] grey, [H, W, C] colour or [D] vectors
+    images_spec = tf.TensorSpec([None, *shape], tf.float32, name="images")
     z_spec = tf.TensorSpec([None, model.code_dims], tf.float32, name="z")
 
-    pixels = height * width
+    pixels = model.pixels
 
     # Graph ops run in any order unless told: each check runs under
     # tf.control_dependencies before the maths, so a bad input fails with its own
@@ -65,7 +65,10 @@ def export_saved_model(model, path: str, record: dict | None = None) -> None:
     # Loaded signatures do not check shapes themselves: a [N, 784] batch would be
     # reshaped and silently accepted. ensure_shape makes it an error.
     def checked_images(images, name="images"):
-        images = tf.ensure_shape(images, [None, height, width])
+        images = tf.ensure_shape(images, [None, *shape])
+        if model.likelihood == "gaussian":  # Any real value, as standardized columns are.
+            valid = tf.reduce_all(tf.math.is_finite(images))
+            return after([tf.debugging.Assert(valid, [f"{name} must be finite"])], images)[0]
         # False for NaN too, so one reduction covers both.
         valid = tf.reduce_all((images >= 0.0) & (images <= 1.0))
         return after(
@@ -146,8 +149,8 @@ def export_saved_model(model, path: str, record: dict | None = None) -> None:
         t = tf.reshape(tf.linspace(0.0, 1.0, num_steps), [1, -1, 1])
         z = start[:, None] + t * (end - start)[:, None]  # [batch, steps, latent]
         images = model.decode_images(tf.reshape(z, [-1, model.code_dims]))
-        shape = tf.concat([tf.shape(z)[:2], [height, width]], axis=0)
-        return {"images": tf.reshape(images, shape), "z": z}
+        out_shape = tf.concat([tf.shape(z)[:2], shape], axis=0)
+        return {"images": tf.reshape(images, out_shape), "z": z}
 
     # Not XLA-compiled as a whole: see VAE.seeded_log_weights for why this is faster.
     @tf.function(
@@ -202,8 +205,8 @@ def export_saved_model(model, path: str, record: dict | None = None) -> None:
         "interpolate",
         interpolate,
         input_signature=[
-            tf.TensorSpec([None, height, width], tf.float32, name="start_images"),
-            tf.TensorSpec([None, height, width], tf.float32, name="end_images"),
+            tf.TensorSpec([None, *shape], tf.float32, name="start_images"),
+            tf.TensorSpec([None, *shape], tf.float32, name="end_images"),
             tf.TensorSpec([], tf.int32, name="num_steps"),
         ],
     )

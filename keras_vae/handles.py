@@ -16,6 +16,7 @@ they compute from a training run can be computed from the deployed SavedModel al
 in a process that never imports keras_vae's model or training code.
 """
 
+import json
 import os
 
 import numpy as np
@@ -33,20 +34,30 @@ MAX_OUTPUT_FLOATS = 2**28
 
 def check_log_weights_args(images_shape, image_shape, num_samples, seed) -> None:
     """Raises ValueError for arguments `log_weights` cannot use, before TensorFlow sees them."""
-    if len(images_shape) != 3 or tuple(images_shape[1:]) != tuple(image_shape):
+    if tuple(images_shape[1:]) != tuple(image_shape):
         raise ValueError(
-            f"images must be [N, {image_shape[0]}, {image_shape[1]}], got shape {tuple(images_shape)}"
+            f"images must be [N, {', '.join(map(str, image_shape))}], got shape "
+            f"{tuple(images_shape)}"
         )
     if not isinstance(num_samples, (int, np.integer)) or num_samples < 1:
         raise ValueError(f"num_samples must be a positive integer, got {num_samples!r}")
-    decoded = int(num_samples) * images_shape[0] * image_shape[0] * image_shape[1]
+    decoded = int(num_samples) * images_shape[0] * int(np.prod(image_shape))
     if decoded > MAX_OUTPUT_FLOATS:
         raise ValueError(
-            f"num_samples * batch * height * width is {decoded}, above the limit of "
+            f"num_samples * batch * values per example is {decoded}, above the limit of "
             f"{MAX_OUTPUT_FLOATS} floats per call; split the request into smaller calls"
         )
     if np.shape(seed) != (2,):
         raise ValueError(f"seed must be two integers, got shape {np.shape(seed)}")
+
+
+def _likelihood_of(loaded) -> str | None:
+    """The likelihood in a SavedModel's run record (None for an older keras_vae's)."""
+    metadata = loaded.signatures.get("metadata")
+    if metadata is None:
+        return None
+    record = json.loads(metadata()["json"].numpy().decode())
+    return (record.get("model") or {}).get("likelihood")
 
 
 def check_labels_arg(labels, count, num_classes):
@@ -82,6 +93,9 @@ class KerasHandle:
 
     def __init__(self, model, jit_compile=False):
         self.model = model
+        # Whether inputs must lie in [0, 1] (Bernoulli, continuous Bernoulli) or may be
+        # any finite value (Gaussian).
+        self.unit_interval = model.likelihood != "gaussian"
         self.latent_dims = int(model.code_dims)
         self.num_classes = model.num_classes if model.conditional else 0
         self.image_shape = tuple(model.image_shape)
@@ -145,6 +159,7 @@ class SavedModelHandle:
         self.image_shape = tuple(self._encode.structured_input_signature[1]["images"].shape[1:])
         classes = loaded.signatures.get("classes")
         self.num_classes = int(classes()["num_classes"]) if classes is not None else 0
+        self.unit_interval = _likelihood_of(loaded) != "gaussian"
 
     def _labelled(self, labels, count):
         labels = check_labels_arg(labels, count, self.num_classes)

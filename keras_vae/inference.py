@@ -38,13 +38,20 @@ def _labels(labels):
 
 def _images(model, images) -> np.ndarray:
     images = np.asarray(images)
-    if images.ndim != 3 or tuple(images.shape[1:]) != model.image_shape:
+    if tuple(images.shape[1:]) != tuple(model.image_shape):
         raise ValueError(
-            f"images must be [N, {model.image_shape[0]}, {model.image_shape[1]}], "
+            f"images must be [N, {', '.join(map(str, model.image_shape))}], "
             f"got shape {images.shape}"
         )
+    unit_interval = getattr(model, "unit_interval", True)
     if not np.issubdtype(images.dtype, np.floating):
-        raise ValueError(f"images must be floats in [0, 1], got dtype {images.dtype}")
+        which = "floats in [0, 1]" if unit_interval else "floats"
+        raise ValueError(f"images must be {which}, got dtype {images.dtype}")
+    if not unit_interval:  # A Gaussian model: any finite value.
+        bad = np.count_nonzero(~np.isfinite(images))
+        if bad:
+            raise ValueError(f"inputs must be finite; {bad} values are not")
+        return images.astype(np.float32)
     # A NaN or a 0..255 image would encode to a plausible-looking but meaningless code.
     bad = np.count_nonzero(~((images >= 0) & (images <= 1)))
     if bad:
@@ -102,8 +109,7 @@ def sample(model, num_samples: int, seed: int, labels=None) -> np.ndarray:
     model = as_handle(model)
     if int(num_samples) < 1:
         raise ValueError(f"num_samples must be at least 1, got {num_samples}")
-    height, width = model.image_shape
-    if int(num_samples) * height * width > MAX_OUTPUT_FLOATS:
+    if int(num_samples) * int(np.prod(model.image_shape)) > MAX_OUTPUT_FLOATS:
         raise ValueError(
             f"num_samples={num_samples} would return more than {MAX_OUTPUT_FLOATS} floats; "
             "split the request into smaller calls"

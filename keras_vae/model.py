@@ -474,7 +474,9 @@ class VAE(keras.Model):
         tensor, or a tf.data.Dataset of image batches. Labels are refused rather than
         ignored: an unconditional VAE has no use for them (map them away first).
         """
-        check_images_input(x, y, self.image_shape, "fit", self._classes())
+        check_images_input(
+            x, y, self.image_shape, "fit", self._classes(), self.likelihood != "gaussian"
+        )
         if validation_data is not None:
             validation_x, validation_y = (
                 validation_data
@@ -482,7 +484,12 @@ class VAE(keras.Model):
                 else (validation_data, None)
             )
             check_images_input(
-                validation_x, validation_y, self.image_shape, "validation_data", self._classes()
+                validation_x,
+                validation_y,
+                self.image_shape,
+                "validation_data",
+                self._classes(),
+                self.likelihood != "gaussian",
             )
         return super().fit(x, y, *args, validation_data=validation_data, **kwargs)
 
@@ -491,7 +498,9 @@ class VAE(keras.Model):
 
     def evaluate(self, x=None, y=None, *args, **kwargs):
         """keras.Model.evaluate on images alone (see `fit`); the ELBO with sampled z."""
-        check_images_input(x, y, self.image_shape, "evaluate", self._classes())
+        check_images_input(
+            x, y, self.image_shape, "evaluate", self._classes(), self.likelihood != "gaussian"
+        )
         return super().evaluate(x, y, *args, **kwargs)
 
     def train_step(self, data):

@@ -128,9 +128,10 @@ def check_labels(labels, num_images, num_classes, where):
         )
 
 
-def check_images_input(x, y, image_shape, where, num_classes=0):
+def check_images_input(x, y, image_shape, where, num_classes=0, unit_interval=True):
     """Raises ValueError unless `x` holds images of `image_shape` and the labels fit the
-    model: none for an unconditional VAE (num_classes 0), y in [0, num_classes) else."""
+    model: none for an unconditional VAE (num_classes 0), y in [0, num_classes) else.
+    Float inputs must lie in [0, 1], or (unit_interval False: a Gaussian model) be finite."""
     if num_classes:
         if isinstance(x, tf.data.Dataset):
             spec = x.element_spec
@@ -145,7 +146,7 @@ def check_images_input(x, y, image_shape, where, num_classes=0):
                 f"{where}: this conditional VAE needs the labels of its images: "
                 f"{where}(images, labels)"
             )
-        check_images_input(x, None, image_shape, where)
+        check_images_input(x, None, image_shape, where, unit_interval=unit_interval)
         check_labels(y, len(x), num_classes, where)
         return
     if y is not None or isinstance(x, (tuple, list)):
@@ -175,6 +176,10 @@ def check_images_input(x, y, image_shape, where, num_classes=0):
             f"[N, {', '.join(map(str, image_shape))}]"
         )
     if isinstance(x, np.ndarray) and np.issubdtype(x.dtype, np.floating) and x.size:
+        if not unit_interval:
+            if not np.all(np.isfinite(x)):
+                raise ValueError(f"{where}: inputs must be finite")
+            return
         low, high = float(np.min(x)), float(np.max(x))
         if not (0.0 <= low and high <= 1.0):
             raise ValueError(
