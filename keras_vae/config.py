@@ -56,6 +56,8 @@ BINARY_DATASETS = ("binarized_mnist",)
 OWN_VALIDATION_DATASETS = ("binarized_mnist",)
 NO_TEST_SPLIT_DATASETS = ("frey_face",)
 IDX_PREFIX = "idx:"
+# npz:FILE: x_train, x_test (and x_validation, y_*) of any shape (keras_vae/npz.py).
+NPZ_PREFIX = "npz:"
 # tfds:NAME asks tfds for a name keras_vae also ships (tfds:mnist), e.g. to rebuild the
 # data of a run that was trained on tfds' copy, whose training images are in another order.
 TFDS_PREFIX = "tfds:"
@@ -164,7 +166,8 @@ class DataConfig:
         "mnist (the full official MNIST, shipped with keras_vae), mnist_sample (5,000 of its "
         "training digits), binarized_mnist (Larochelle's static MNIST, .amat files in "
         "--data_dir), frey_face (frey_rawface.mat in --data_dir), fashion_mnist, kmnist, "
-        "emnist/CONFIG (tfds), tfds:NAME or idx:FOLDER (MNIST-format IDX files).",
+        "emnist/CONFIG (tfds), tfds:NAME, idx:FOLDER (MNIST-format IDX files) or npz:FILE "
+        "(x_train, x_test, optionally x_validation and y_*, of any shape).",
         # dataset_kind raises its own message, which lists the names it knows.
         check=Check(lambda v: bool(dataset_kind(v)), "a data set keras_vae can load"),
     )
@@ -394,6 +397,9 @@ def dataset_kind(name: str) -> str:
         return "bundled"
     if name in FILE_DATASETS:
         return "files"
+    if name.startswith(NPZ_PREFIX):
+        _require(len(name) > len(NPZ_PREFIX), "dataset npz: needs a file, e.g. npz:data.npz")
+        return "npz"
     if name.startswith(IDX_PREFIX):
         _require(
             len(name) > len(IDX_PREFIX), "dataset idx: needs a folder, e.g. idx:/path/to/mnist"
@@ -409,7 +415,7 @@ def dataset_kind(name: str) -> str:
     raise ConfigError(
         f"unknown dataset {name!r}: expected one of {', '.join(TFDS_DATASETS)}, "
         f"emnist/{{{','.join(EMNIST_CONFIGS)}}}, {', '.join(BUNDLED_DATASETS)}, "
-        f"{', '.join(FILE_DATASETS)} (with data_dir), idx:FOLDER or tfds:NAME"
+        f"{', '.join(FILE_DATASETS)} (with data_dir), idx:FOLDER, npz:FILE or tfds:NAME"
     )
 
 
@@ -505,6 +511,9 @@ def check_data_folder(d: DataConfig) -> None:
     if kind == "idx":
         folder = d.dataset[len(IDX_PREFIX) :]
         _require(os.path.isdir(folder), f"IDX data folder {folder} does not exist")
+    if kind == "npz":
+        path = d.dataset[len(NPZ_PREFIX) :]
+        _require(os.path.isfile(path), f"npz file {path} does not exist")
     if kind == "files":
         _require(
             bool(d.data_dir),

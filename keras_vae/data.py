@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from keras_vae import amat, frey_face, idx
+from keras_vae import amat, frey_face, idx, npz
 from keras_vae import config as config_lib
 from keras_vae import model_dir as model_dir_lib
 from keras_vae.errors import ConfigError, DataError, first_line
@@ -179,8 +179,9 @@ def load_model_data(
 
 def _same_dataset(name: str, *recorded: str) -> bool:
     def normal(n):
-        if n.startswith(config_lib.IDX_PREFIX):
-            return config_lib.IDX_PREFIX + os.path.abspath(n[len(config_lib.IDX_PREFIX) :])
+        for prefix in (config_lib.IDX_PREFIX, config_lib.NPZ_PREFIX):
+            if n.startswith(prefix):
+                return prefix + os.path.abspath(n[len(prefix) :])
         return n
 
     return normal(name) in {normal(r) for r in recorded}
@@ -339,6 +340,30 @@ def _load_files(data: config_lib.DataConfig) -> tuple[dict, tuple, dict]:
     return arrays, UNLABELLED, source
 
 
+def _load_npz(path: str) -> tuple[dict, tuple, dict]:
+    splits = npz.read(path)
+    labelled = splits["train"][1] is not None
+    arrays = {
+        split: (x, y if y is not None else np.zeros(len(x), np.int64))
+        for split, (x, y) in splits.items()
+    }
+    if labelled:
+        count = int(max(y.max() for _, y in arrays.values())) + 1
+        class_names = tuple(str(i) for i in range(count))
+    else:
+        class_names = UNLABELLED
+    source = {
+        "kind": "npz",
+        "name": config_lib.NPZ_PREFIX + os.path.abspath(path),
+        "path": os.path.abspath(path),
+        "sha256": {os.path.basename(path): sha256_of(path)},
+        "dtype": str(arrays["train"][0].dtype),
+    }
+    if "validation" in arrays:
+        source["validation"] = "the file's own (x_validation)"
+    return arrays, class_names, source
+
+
 def load_raw(
     data: config_lib.DataConfig, downloads_reachable: Callable[[str], bool] = host_reachable
 ) -> tuple[dict, tuple, dict]:
@@ -349,6 +374,8 @@ def load_raw(
         return _bundled(data.dataset)
     if kind == "files":
         return _load_files(data)
+    if kind == "npz":
+        return _load_npz(data.dataset[len(config_lib.NPZ_PREFIX) :])
     if kind == "idx":
         folder = data.dataset[len(config_lib.IDX_PREFIX) :]
         arrays = _load_idx_folder(folder)
@@ -371,6 +398,8 @@ def dataset_of_source(source: dict) -> str | None:
         return source["name"]
     if kind == "files" and source.get("name") in config_lib.FILE_DATASETS:
         return source["name"]
+    if kind == "npz" and source.get("path"):
+        return config_lib.NPZ_PREFIX + source["path"]
     if kind == "idx" and source.get("path"):
         return config_lib.IDX_PREFIX + source["path"]
     if kind == "tfds" and source.get("name"):
@@ -378,19 +407,28 @@ def dataset_of_source(source: dict) -> str | None:
     return None
 
 
-def is_binary(images: np.ndarray, one: float = 255) -> bool:
-    """Whether `images` hold only pixels of 0 and 1: 0 and 255 for uint8 images, 0 and
-    1.0 for images already scaled (one=1)."""
+def unit_floats(images: np.ndarray) -> np.ndarray:
+    """Stored examples as the model takes them: uint8 pixels / 255, float data as it is."""
+    if images.dtype == np.uint8:
+        return images.astype(np.float32) / 255.0
+    return images.astype(np.float32)
+
+
+def is_binary(images: np.ndarray, one: float | None = None) -> bool:
+    """Whether `images` hold only values 0 and 1: 0 and 255 for uint8 images, 0 and 1.0
+    for floats (or 0 and `one`)."""
+    one = (255 if images.dtype == np.uint8 else 1.0) if one is None else one
     return bool(np.all((images == 0) | (images == one)))
 
 
 def binarize(images: np.ndarray, seed: int) -> np.ndarray:
-    """One stochastic binarization: pixel ~ Bernoulli(intensity / 255), returned as 0 or 255."""
+    """One stochastic binarization: value ~ Bernoulli(intensity), returned as 0 or 255 for
+    uint8 pixels (intensity = pixel / 255) and as 0.0 or 1.0 for float data in [0, 1]."""
     rng = np.random.default_rng(seed)
-    probabilities = images.astype(np.float32) / 255.0
-    return np.where(rng.random(images.shape, dtype=np.float32) < probabilities, 255, 0).astype(
-        np.uint8
-    )
+    on = rng.random(images.shape, dtype=np.float32) < unit_floats(images)
+    if images.dtype == np.uint8:
+        return np.where(on, 255, 0).astype(np.uint8)
+    return on.astype(np.float32)
 
 
 def load_splits(

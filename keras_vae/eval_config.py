@@ -3,7 +3,6 @@
 import dataclasses
 import os
 
-import numpy as np
 
 from keras_vae import config as config_lib
 from keras_vae import data as data_lib
@@ -101,4 +100,4 @@ def load_images(c: EvalConfig):
     images, labels = splits.split(c.split)
     if c.max_examples:
         images, labels = images[: c.max_examples], labels[: c.max_examples]
-    return images.astype(np.float32) / 255.0, splits.source, labels
+    return data_lib.unit_floats(images), splits.source, labels

@@ -19,8 +19,11 @@ from keras_vae.config import PIPELINES
 
 
 def to_unit_float(images):
-    """uint8 pixels -> float32 in [0, 1]; the one conversion that every path uses."""
-    return ops.cast(images, "float32") / 255.0
+    """uint8 pixels -> float32 in [0, 1]; float data (npz files) -> float32 as it is. The
+    one conversion that every path uses."""
+    if str(images.dtype) == "uint8" or getattr(images.dtype, "name", None) == "uint8":
+        return ops.cast(images, "float32") / 255.0
+    return ops.cast(images, "float32")
 
 
 def steps_per_epoch(num_examples: int, batch_size: int) -> int:
@@ -65,8 +68,8 @@ def training_dataset(
     """
     if pipeline not in PIPELINES:
         raise ValueError(f"pipeline must be one of {PIPELINES}, got {pipeline!r}")
-    if images.dtype != np.uint8:
-        raise ValueError(f"images must be uint8, got {images.dtype}")
+    if images.dtype not in (np.uint8, np.float32):
+        raise ValueError(f"images must be uint8 or float32, got {images.dtype}")
     n = len(images)
     stored = _stored(images)
     stored_labels = None if labels is None else tf.constant(np.asarray(labels, np.int64))
@@ -107,8 +110,8 @@ def evaluation_dataset(
 ) -> tf.data.Dataset:
     """uint8 batches of images in their stored order (the model converts them); with
     `labels`, (images, labels) batches."""
-    if images.dtype != np.uint8:
-        raise ValueError(f"images must be uint8, got {images.dtype}")
+    if images.dtype not in (np.uint8, np.float32):
+        raise ValueError(f"images must be uint8 or float32, got {images.dtype}")
     elements = images if labels is None else (images, np.asarray(labels, np.int64))
     return tf.data.Dataset.from_tensor_slices(elements).batch(batch_size).prefetch(tf.data.AUTOTUNE)
 

@@ -185,7 +185,7 @@ def evaluate_splits(model: VAE, splits: data_lib.DataSplits, batch_size: int) ->
 
 def write_figures(model: VAE, splits: data_lib.DataSplits, folder: str, seed: int) -> list[str]:
     """Writes the run's figures; returns their file names."""
-    test = splits.test_images.astype(np.float32) / 255.0
+    test = data_lib.unit_floats(splits.test_images)
     examples = test[:NUM_FIGURE_EXAMPLES]
     labels = splits.test_labels if model.conditional else None
     shown = None if labels is None else labels[:NUM_FIGURE_EXAMPLES]
@@ -224,7 +224,7 @@ def write_conditional_figures(model, splits, folder: str, seed: int, per_class: 
     z = inference.as_handle(model).sample_latents(per_class, seed)
     grid = inference.decode(model, np.tile(z, (len(classes), 1, 1)), np.repeat(classes, per_class))
     figures.save_class_samples(os.path.join(folder, "class_samples.png"), grid, splits.class_names)
-    test = splits.test_images[:per_class].astype(np.float32) / 255.0
+    test = data_lib.unit_floats(splits.test_images[:per_class])
     frames = inference.transfer(model, test, splits.test_labels[:per_class], classes)
     figures.save_analogies(os.path.join(folder, "analogies.png"), test, frames, splits.class_names)
     return ["class_samples.png", "analogies.png"]
@@ -266,11 +266,33 @@ def curve_indices(num_test: int, num_examples: int) -> np.ndarray:
     return np.sort(np.random.default_rng(CURVE_SEED).choice(num_test, num_examples, replace=False))
 
 
+def grey_images(splits: data_lib.DataSplits) -> bool:
+    """Whether the examples are grey images [H, W], which the figures draw; vectors and
+    colour images (npz files) train and export alike, without figures."""
+    return len(splits.image_shape) == 2
+
+
+def _image_summaries(train: config_lib.TrainConfig, splits, logs: str) -> list:
+    if not grey_images(splits):
+        return []
+    return [
+        callbacks_lib.ImageSummaries(
+            os.path.join(logs, "images"),
+            data_lib.unit_floats(splits.test_images[:NUM_SUMMARY_ENCODINGS]),
+            train.image_every_epochs,
+            train.epochs,
+            train.seed,
+            test_labels=splits.test_labels[:NUM_SUMMARY_ENCODINGS],
+            class_names=splits.class_names,
+        )
+    ]
+
+
 def _curve_callbacks(train: config_lib.TrainConfig, splits, path: str) -> list:
     if not train.curve_every_epochs:
         return []
     shown = curve_indices(len(splits.test_images), train.curve_examples)
-    images = splits.test_images[shown].astype(np.float32) / 255.0
+    images = data_lib.unit_floats(splits.test_images[shown])
     return [
         callbacks_lib.LikelihoodCurve(
             os.path.join(path, model_dir.CURVE),
@@ -389,15 +411,7 @@ def _train_and_evaluate(config, splits, strategy, path, chief, extra_callbacks) 
         checkpoints,
         *_curve_callbacks(train, splits, path),
         keras.callbacks.TensorBoard(log_dir=logs, write_graph=False),
-        callbacks_lib.ImageSummaries(
-            os.path.join(logs, "images"),
-            splits.test_images[:NUM_SUMMARY_ENCODINGS].astype(np.float32) / 255.0,
-            train.image_every_epochs,
-            train.epochs,
-            train.seed,
-            test_labels=splits.test_labels[:NUM_SUMMARY_ENCODINGS],
-            class_names=splits.class_names,
-        ),
+        *_image_summaries(train, splits, logs),
         # Last: the backup of an epoch holds every other callback's state after it.
         callbacks_lib.Backup(os.path.join(path, model_dir.BACKUP), checkpoints, summary),
         *extra_callbacks,
@@ -464,20 +478,21 @@ def _train_and_evaluate(config, splits, strategy, path, chief, extra_callbacks) 
         lambda tmp: export.export_saved_model(model, tmp, record),
         os.path.join(path, model_dir.SAVED_MODEL),
     )
-    write_figures(model, splits, os.path.join(path, model_dir.FIGURES), train.seed)
-    projected = splits.test_images[:NUM_PROJECTOR_POINTS].astype(np.float32) / 255.0
-    projector.write_projector(
-        os.path.join(logs, "projector"),
-        inference.encode_means(
-            model,
+    if grey_images(splits):  # Figures and the projector's sprite draw grey images.
+        write_figures(model, splits, os.path.join(path, model_dir.FIGURES), train.seed)
+        projected = data_lib.unit_floats(splits.test_images[:NUM_PROJECTOR_POINTS])
+        projector.write_projector(
+            os.path.join(logs, "projector"),
+            inference.encode_means(
+                model,
+                projected,
+                splits.test_labels[:NUM_PROJECTOR_POINTS] if model.conditional else None,
+            ),
+            splits.test_labels[:NUM_PROJECTOR_POINTS],
+            splits.class_names,
             projected,
-            splits.test_labels[:NUM_PROJECTOR_POINTS] if model.conditional else None,
-        ),
-        splits.test_labels[:NUM_PROJECTOR_POINTS],
-        splits.class_names,
-        projected,
-        max_points=NUM_PROJECTOR_POINTS,
-    )
+            max_points=NUM_PROJECTOR_POINTS,
+        )
     # Last: metrics.json marks the run finished, and then the backup is no longer needed.
     model_dir.write_json(os.path.join(path, model_dir.METRICS), metrics)
     shutil.rmtree(os.path.join(path, model_dir.BACKUP), ignore_errors=True)

@@ -125,9 +125,7 @@ def load_images(c: VisualizeConfig) -> LabelledImages:
         c.model_dir, c.dataset, c.data_dir, c.binarize, c.seed, c.split, c.saved_model
     )
     images, labels = splits.split(c.split)
-    return LabelledImages(
-        images.astype(np.float32) / 255.0, labels, splits.class_names, splits.source
-    )
+    return LabelledImages(data_lib.unit_floats(images), labels, splits.class_names, splits.source)
 
 
 def class_index(name: str, class_names: tuple[str, ...], labels: np.ndarray) -> int:

@@ -1,0 +1,109 @@
+"""`--dataset=npz:FILE`: arrays of any shape from one numpy file, and its bad files."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from keras_vae import config as config_lib
+from keras_vae import data, npz
+from keras_vae.errors import DataError
+
+
+def _write(path, **arrays):
+    np.savez(path, **arrays)
+    return str(path)
+
+
+def _bad(tmp_path, phrase, **arrays):
+    path = _write(tmp_path / "bad.npz", **arrays)
+    with pytest.raises(DataError) as info:
+        npz.read(path)
+    assert phrase in str(info.value) and path in str(info.value), str(info.value)
+
+
+def test_an_npz_file_gives_its_splits_uint8_as_pixels_and_floats_as_they_are(tmp_path):
+    rng = np.random.default_rng(0)
+    path = _write(
+        tmp_path / "d.npz",
+        x_train=rng.normal(0, 2, (30, 5)).astype(np.float64),
+        x_validation=rng.normal(0, 2, (6, 5)),
+        x_test=rng.normal(0, 2, (8, 5)),
+        y_train=rng.integers(0, 3, 30),
+        y_validation=rng.integers(0, 3, 6),
+        y_test=rng.integers(0, 3, 8),
+    )
+    config = config_lib.DataConfig(dataset=f"npz:{path}", binarize="none")
+    splits = data.load_splits(config, seed=0)
+    assert splits.train_images.dtype == np.float32 and splits.image_shape == (5,)
+    assert len(splits.validation_images) == 6  # The file's own validation split.
+    np.testing.assert_allclose(
+        data.unit_floats(splits.test_images), np.load(path)["x_test"], rtol=1e-6
+    )
+    assert data.dataset_of_source(splits.source) == f"npz:{os.path.abspath(path)}"
+    pixels = _write(tmp_path / "p.npz", x_train=np.full((10, 2, 2, 3), 255, np.uint8),
+                    x_test=np.zeros((4, 2, 2, 3), np.uint8))  # fmt: skip
+    splits = data.load_splits(config_lib.DataConfig(dataset=f"npz:{pixels}", binarize="none"), 0)
+    assert (
+        splits.train_images.dtype == np.uint8 and data.unit_floats(splits.train_images).max() == 1
+    )
+    assert splits.class_names == data.UNLABELLED
+
+
+@pytest.mark.parametrize(
+    "arrays, phrase",
+    [
+        ({"x_train": np.zeros((3, 2))}, "has no array x_test"),
+        ({"x_train": np.zeros((3, 2)), "x_test": np.full((2, 2), np.nan)}, "NaN or infinite"),
+        ({"x_train": np.array([["a", "b"]]), "x_test": np.zeros((1, 2))}, "not numbers"),
+        ({"x_train": np.zeros((3, 2)), "x_test": np.zeros((2, 3))}, "differ in shape"),
+        ({"x_train": np.zeros((3, 2)), "x_test": np.zeros((2, 2)), "y_train": np.zeros(3)},
+         "labels (y_...) must come with every x_ array"),
+        ({"x_train": np.zeros((3, 2)), "x_test": np.zeros((2, 2)), "y_train": np.zeros(2),
+          "y_test": np.zeros(2)}, "y_train has shape (2,), expected (3,)"),
+        ({"x_train": np.zeros((3, 2)), "x_test": np.zeros((2, 2)), "y_train": np.full(3, 0.5),
+          "y_test": np.zeros(2)}, "must hold integer labels"),
+        ({"x_train": np.zeros((0, 2)), "x_test": np.zeros((2, 2))}, "with N > 0"),
+    ],
+    ids=["no-x_test", "nan", "strings", "shapes", "labels-partial", "label-count",
+         "fractional-labels", "empty"],
+)  # fmt: skip
+def test_a_bad_npz_file_is_named(tmp_path, arrays, phrase):
+    _bad(tmp_path, phrase, **arrays)
+
+
+def test_a_file_that_is_not_npz_is_named(tmp_path):
+    path = tmp_path / "text.npz"
+    path.write_text("not numpy\n")
+    with pytest.raises(DataError, match="is not a readable .npz file"):
+        npz.read(str(path))
+
+
+def test_the_train_command_trains_on_vectors_and_colour_images_from_npz(tmp_path):
+    rng = np.random.default_rng(0)
+    vectors = _write(tmp_path / "v.npz", x_train=rng.random((120, 12)), x_test=rng.random((30, 12)))
+    colour = _write(
+        tmp_path / "c.npz",
+        x_train=(rng.random((120, 6, 6, 3)) * 255).astype(np.uint8),
+        x_test=(rng.random((30, 6, 6, 3)) * 255).astype(np.uint8),
+    )
+    for name, path, likelihood in (
+        ("v", vectors, "continuous_bernoulli"),
+        ("c", colour, "bernoulli"),
+    ):
+        run = tmp_path / f"run-{name}"
+        result = subprocess.run(
+            [sys.executable, "-m", "keras_vae.train", f"--dataset=npz:{path}",
+             f"--likelihood={likelihood}", "--latent_dims=2", "--hidden_units=8", "--epochs=1",
+             "--verbose=0", f"--model_dir={run}"],
+            capture_output=True, text=True,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr[-2000:]
+        metrics = json.loads((run / "metrics.json").read_text())
+        assert np.isfinite(metrics["test"]["elbo"])
+        assert os.path.isdir(run / "saved_model")
+        # No figures: they draw grey images.
+        assert not os.path.exists(run / "figures") or not os.listdir(run / "figures")
