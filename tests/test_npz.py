@@ -107,3 +107,19 @@ def test_the_train_command_trains_on_vectors_and_colour_images_from_npz(tmp_path
         assert os.path.isdir(run / "saved_model")
         # No figures: they draw grey images.
         assert not os.path.exists(run / "figures") or not os.listdir(run / "figures")
+
+
+def test_visualize_refuses_examples_that_are_not_grey_images(tmp_path):
+    rng = np.random.default_rng(0)
+    path = _write(tmp_path / "v.npz", x_train=rng.random((60, 6)), x_test=rng.random((20, 6)))
+    run = tmp_path / "run"
+    train = [sys.executable, "-m", "keras_vae.train", f"--dataset=npz:{path}",
+             "--likelihood=gaussian", "--latent_dims=2", "--hidden_units=8", "--epochs=1",
+             "--verbose=0", f"--model_dir={run}"]  # fmt: skip
+    assert subprocess.run(train, capture_output=True, text=True).returncode == 0
+    result = subprocess.run(
+        [sys.executable, "-m", "keras_vae.visualize", f"--model_dir={run}"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert "visualize draws grey images [H, W]; this data's examples are (6,)" in result.stderr
