@@ -1,4 +1,4 @@
-"""Data sets as in-memory uint8 arrays: the bundled MNIST, IDX folders and tfds names.
+"""Data sets as in-memory arrays: the bundled MNIST, IDX folders, file data sets, npz files, tfds.
 
 `load_splits` resolves a `DataConfig` to train / validation / test arrays and a
 `source` record saying where they came from (written to the run's config.json).
@@ -79,7 +79,8 @@ FASHION_MNIST_CLASSES = (
 
 @dataclasses.dataclass
 class DataSplits:
-    """Images as uint8 [N, H, W] (0..255) with int64 labels, per split."""
+    """Examples with int64 labels, per split: uint8 pixels (0..255), or float32 data from
+    npz files, of any shape [N, ...] (grey images [N, H, W] for every other source)."""
 
     train_images: np.ndarray
     train_labels: np.ndarray
