@@ -49,8 +49,8 @@ def test_pipelines_give_the_same_batches_epoch_after_epoch():
     "call, message",
     [
         (lambda: pipeline.training_dataset(_images(), 4, 0, "cached"), "pipeline must be"),
-        (lambda: pipeline.training_dataset(_images().astype(np.float32), 4, 0), "uint8"),
-        (lambda: pipeline.evaluation_dataset(_images().astype(np.float32), 4), "uint8"),
+        (lambda: pipeline.training_dataset(_images().astype(np.float64), 4, 0), "uint8 or float32"),
+        (lambda: pipeline.evaluation_dataset(_images().astype(np.int32), 4), "uint8 or float32"),
     ],
 )
 def test_pipelines_reject_bad_input(call, message):
