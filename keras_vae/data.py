@@ -484,6 +484,8 @@ def load_splits(
         "num_validation": num_validation,
         "num_test": len(test_images),
         "image_shape": list(train_images.shape[1:]),
+        # False where the data set has no labels (its labels are all 0, class "unlabelled").
+        "labelled": class_names != UNLABELLED,
         "binarize": data.binarize,
         "eval_binarization_seed": EVAL_BINARIZATION_SEED,
     }

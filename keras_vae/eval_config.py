@@ -3,7 +3,6 @@
 import dataclasses
 import os
 
-
 from keras_vae import config as config_lib
 from keras_vae import data as data_lib
 from keras_vae import model_dir as model_dir_lib

@@ -246,28 +246,41 @@ def run_record(c: EvalConfig):
     return None if record is None else record[0]
 
 
+def load_scorer(c: EvalConfig, images, source: dict, labels) -> handles.SavedModelHandle:
+    """The SavedModel that `c` names, checked against the data it is to score: the
+    examples' shape, and for a conditional model labels that it takes."""
+    scorer = handles.load_saved_model(c.saved_model)
+    data_lib.check_image_shape(images.shape[1:], scorer.image_shape)
+    if scorer.num_classes and (
+        not source.get("labelled", True) or (len(labels) and labels.max() >= scorer.num_classes)
+    ):
+        raise DataError(
+            f"this conditional model scores images with their labels, from 0 to "
+            f"{scorer.num_classes - 1}; the data's labels do not fit (or it has none)"
+        )
+    return scorer
+
+
+def progress_printer(print_fn, unit: str):
+    """progress(done, total): a line at most every 10 s, and one at the end."""
+    last = [time.perf_counter()]
+
+    def progress(done, total):
+        if time.perf_counter() - last[0] > 10 or done == total:
+            last[0] = time.perf_counter()
+            print_fn(f"  {done}/{total} {unit}", flush=True)
+
+    return progress
+
+
 def evaluate_run(c: EvalConfig, print_fn=print, data=None) -> dict:
     """Evaluates a run or SavedModel per `c` (already resolved); writes and returns the report.
 
     data: (images, source, labels) from `eval_config.load_images(c)`, if already loaded.
     """
     images, source, labels = data if data is not None else load_images(c)
-    scorer = handles.load_saved_model(c.saved_model)
-    data_lib.check_image_shape(images.shape[1:], scorer.image_shape)
-    if scorer.num_classes and (
-        source.get("kind") == "files" or (len(labels) and labels.max() >= scorer.num_classes)
-    ):
-        raise DataError(
-            f"this conditional model scores images with their labels, from 0 to "
-            f"{scorer.num_classes - 1}; the data's labels do not fit (or it has none)"
-        )
-    last = [time.perf_counter()]
-
-    def progress(done, total):
-        if time.perf_counter() - last[0] > 10 or done == total:
-            last[0] = time.perf_counter()
-            print_fn(f"  {done}/{total} images", flush=True)
-
+    scorer = load_scorer(c, images, source, labels)
+    progress = progress_printer(print_fn, "images")
     print_fn(
         f"evaluating {len(images)} {c.split} images with k={c.num_importance_samples} "
         f"importance samples",

@@ -94,7 +94,9 @@ def export_saved_model(model, path: str, record: dict | None = None) -> None:
     if model.conditional:
         archive = keras.export.ExportArchive()
         archive.track(model)
-        _add_conditional_endpoints(archive, model, images_spec, z_spec, checked_images, after)
+        _add_conditional_endpoints(
+            archive, model, images_spec, z_spec, checked_images, checked_count, after
+        )
         archive.add_endpoint(
             "metadata", lambda: {"json": tf.constant(record_json)}, input_signature=[]
         )
@@ -231,7 +233,9 @@ def _write(archive, path: str, record: dict) -> None:
     model_dir.write_json(os.path.join(path, model_dir.SAVED_MODEL_RECORD), record)
 
 
-def _add_conditional_endpoints(archive, model, images_spec, z_spec, checked_images, after):
+def _add_conditional_endpoints(
+    archive, model, images_spec, z_spec, checked_images, checked_count, after
+):
     """The signatures of a conditional VAE: each takes a label per image or code.
 
     encode(images, labels), decode(z, labels), sample(labels, seed): an image of each
@@ -300,15 +304,9 @@ def _add_conditional_endpoints(archive, model, images_spec, z_spec, checked_imag
     def log_weights(images, labels, num_samples, seed):
         images = checked_images(images)
         labels = checked_labels(labels, tf.shape(images)[0])
-        checks = [
-            tf.debugging.Assert(num_samples >= 1, ["num_samples must be positive"]),
-            tf.debugging.Assert(
-                tf.cast(num_samples, tf.int64) * tf.cast(tf.shape(images)[0] * pixels, tf.int64)
-                <= handles.MAX_OUTPUT_FLOATS,
-                ["num_samples asks for too many output floats in one call"],
-            ),
-        ]
-        (num_samples,) = after(checks, num_samples)
+        num_samples = checked_count(
+            num_samples, "num_samples", 1, tf.shape(images)[0] * pixels, "positive"
+        )
         out = model.seeded_log_weights(images, num_samples, tf.ensure_shape(seed, [2]), labels)
         return {"log_weights": out["log_weights"], "log_likelihood": out["log_likelihood"]}
 
@@ -325,9 +323,8 @@ def _add_conditional_endpoints(archive, model, images_spec, z_spec, checked_imag
     def score(images, labels, num_samples, seed):
         images = checked_images(images)
         labels = checked_labels(labels, tf.shape(images)[0])
-        (num_samples,) = after(
-            [tf.debugging.Assert(num_samples >= 1, ["num_samples must be positive"])],
-            num_samples,
+        num_samples = checked_count(
+            num_samples, "num_samples", 1, tf.shape(images)[0] * pixels, "positive"
         )
         return model.score(images, num_samples, tf.ensure_shape(seed, [2]), labels)
 

@@ -391,10 +391,7 @@ class VAE(keras.Model):
         keras_vae.score` and the SavedModel's `score` signature compute.
         """
         weights = self.seeded_log_weights(images, num_samples, seed, labels)
-        if self.prior == "standard" and not self.top_latent_dims:
-            kl = objectives.kl_to_standard_normal(weights["mean"], weights["log_variance"])
-        else:
-            kl = objectives.sampled_kl(weights["log_weights"], weights["log_likelihood"])
+        kl = self._kl(weights)
         reconstruction = -ops.mean(weights["log_likelihood"], axis=0)
         return {
             "log_likelihood": objectives.importance_weighted_bound(weights["log_weights"], 0),
@@ -402,6 +399,14 @@ class VAE(keras.Model):
             "reconstruction": reconstruction,
             "kl": kl,
         }
+
+    def _kl(self, weights):
+        """KL(q(z|x) || p(z)) per example from `log_weights`' output: in closed form for one
+        Gaussian layer and the N(0, I) prior; else (a VampPrior, two layers) estimated at
+        the draws of z."""
+        if self.prior == "standard" and not self.top_latent_dims:
+            return objectives.kl_to_standard_normal(weights["mean"], weights["log_variance"])
+        return objectives.sampled_kl(weights["log_weights"], weights["log_likelihood"])
 
     def draw_noise(self, images):
         """Standard-normal noise [k, B, noise_dims], k = num_samples, from the Sampling
@@ -421,10 +426,7 @@ class VAE(keras.Model):
         elif len(noise.shape) == 2:
             noise = noise[None]
         weights = self.log_weights(images, noise, labels=labels)
-        if self.prior == "standard" and not self.top_latent_dims:
-            kl = objectives.kl_to_standard_normal(weights["mean"], weights["log_variance"])
-        else:  # No closed form (a VampPrior, two layers): estimated at the draws of z.
-            kl = objectives.sampled_kl(weights["log_weights"], weights["log_likelihood"])
+        kl = self._kl(weights)
         return objectives.objective_terms(
             self.objective,
             weights["log_likelihood"],

@@ -90,15 +90,21 @@ def create(path: str) -> None:
 
 def write_json(path: str, obj) -> None:
     """Writes JSON atomically: to a temporary file in the same folder, then renamed."""
+    write_atomically(path, lambda f: (json.dump(obj, f, indent=2, sort_keys=False), f.write("\n")))
+
+
+def write_atomically(path: str, write) -> None:
+    """Calls write(f) on a temporary text file in `path`'s folder, then renames it to
+    `path`: a reader never sees half a file, and a failure leaves nothing behind."""
     folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".json")
+    suffix = os.path.splitext(path)[1]
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=suffix)
     try:
-        # mkstemp makes the file 0600 whatever the umask; a JSON file of a run should be
-        # as readable as the run's other files.
+        # mkstemp makes the file 0600 whatever the umask; a file of a run should be as
+        # readable as the run's other files.
         os.fchmod(fd, 0o666 & ~_umask())
-        with os.fdopen(fd, "w") as f:
-            json.dump(obj, f, indent=2, sort_keys=False)
-            f.write("\n")
+        with os.fdopen(fd, "w", newline="") as f:
+            write(f)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

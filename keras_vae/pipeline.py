@@ -11,6 +11,7 @@ whichever pipeline builds them, so the two give the same batches:
 
 import math
 
+import keras
 import numpy as np
 import tensorflow as tf
 from keras import ops
@@ -21,7 +22,7 @@ from keras_vae.config import PIPELINES
 def to_unit_float(images):
     """uint8 pixels -> float32 in [0, 1]; float data (npz files) -> float32 as it is. The
     one conversion that every path uses."""
-    if str(images.dtype) == "uint8" or getattr(images.dtype, "name", None) == "uint8":
+    if keras.backend.standardize_dtype(images.dtype) == "uint8":
         return ops.cast(images, "float32") / 255.0
     return ops.cast(images, "float32")
 

@@ -12,15 +12,11 @@ data above the training distribution, so check the ranking on data you know
 """
 
 import csv
-import os
-import tempfile
-import time
 
 import numpy as np
 
-from keras_vae import data as data_lib
-from keras_vae import handles
-from keras_vae.errors import DataError
+from keras_vae import evaluation, handles
+from keras_vae import model_dir as model_dir_lib
 from keras_vae.eval_config import EvalConfig, load_images
 
 COLUMNS = ("index", "label", "log_likelihood", "elbo", "reconstruction", "kl")
@@ -45,38 +41,23 @@ def score_images(scorer, images, num_samples, seed, labels=None, progress=None) 
 
 
 def write_csv(path: str, scores: dict, labels) -> None:
-    """The rows, written to a temporary file and renamed: never half a table."""
-    folder = os.path.dirname(os.path.abspath(path))
-    handle, tmp = tempfile.mkstemp(dir=folder, prefix=".scores-", suffix=".csv")
-    with os.fdopen(handle, "w", newline="") as f:
+    """The rows, written atomically (model_dir.write_atomically): never half a table."""
+
+    def write(f):
         writer = csv.writer(f)
         writer.writerow(COLUMNS)
         for i in range(len(scores["elbo"])):
-            writer.writerow([i, int(labels[i])] + [f"{scores[key][i]:.6f}" for key in COLUMNS[2:]])
-    os.chmod(tmp, 0o666 & ~_umask())
-    os.replace(tmp, path)
+            values = [f"{scores[key][i]:.6f}" for key in COLUMNS[2:]]
+            writer.writerow([i, int(labels[i]), *values])
 
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+    model_dir_lib.write_atomically(path, write)
 
 
 def score_run(c: EvalConfig, print_fn=print, data=None) -> dict:
     """Scores the images that `c` (resolved) names; writes the CSV and returns the scores."""
     images, source, labels = data if data is not None else load_images(c)
-    scorer = handles.load_saved_model(c.saved_model)
-    data_lib.check_image_shape(images.shape[1:], scorer.image_shape)
-    if scorer.num_classes and (source.get("kind") == "files" or labels.max() >= scorer.num_classes):
-        raise DataError("this conditional model scores images with labels that fit it")
-    last = [time.perf_counter()]
-
-    def progress(done, total):
-        if time.perf_counter() - last[0] > 10 or done == total:
-            last[0] = time.perf_counter()
-            print_fn(f"  {done}/{total} examples", flush=True)
-
+    scorer = evaluation.load_scorer(c, images, source, labels)
+    progress = evaluation.progress_printer(print_fn, "examples")
     print_fn(f"scoring {len(images)} {c.split} examples, k={c.num_importance_samples}", flush=True)
     scores = score_images(
         scorer,
