@@ -38,7 +38,7 @@ from keras_vae import (
 from keras_vae import callbacks as callbacks_lib
 from keras_vae import config as config_lib
 from keras_vae import data as data_lib
-from keras_vae.errors import Interrupted
+from keras_vae.errors import ConfigError, Interrupted
 from keras_vae.model import VAE
 from keras_vae.pipeline import to_unit_float
 
@@ -345,6 +345,14 @@ def train_and_evaluate(
     if splits is None:
         splits = data_lib.load_splits(config.data, train.seed)
     _warn_if_not_a_likelihood(config, splits)
+    if config.model.conditional and (
+        not splits.source.get("labelled", True) or len(splits.class_names) < 2
+    ):
+        # config refuses the named data sets without labels; files (npz) are known now.
+        raise ConfigError(
+            f"conditional needs labels of at least two classes, and {config.data.dataset} "
+            f"has {'none' if not splits.source.get('labelled', True) else 'one'}"
+        )
     if chief:
         path = config.model_dir
         model_dir.open_run(path, config.to_dict())

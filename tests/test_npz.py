@@ -123,3 +123,21 @@ def test_visualize_refuses_examples_that_are_not_grey_images(tmp_path):
     )  # fmt: skip
     assert result.returncode == 1
     assert "visualize draws grey images [H, W]; this data's examples are (6,)" in result.stderr
+
+
+def test_a_conditional_model_of_unlabelled_npz_data_is_refused_before_anything_is_written(
+    tmp_path,
+):
+    rng = np.random.default_rng(0)
+    path = _write(tmp_path / "v.npz", x_train=rng.random((60, 6)), x_test=rng.random((20, 6)))
+    result = subprocess.run(
+        [sys.executable, "-m", "keras_vae.train", f"--dataset=npz:{path}", "--conditional",
+         "--likelihood=gaussian", "--epochs=1", f"--model_dir={tmp_path / 'run'}"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert lines[-1].endswith("conditional needs labels of at least two classes, and "
+                              f"npz:{path} has none")  # fmt: skip
+    assert "Traceback" not in result.stderr
+    assert not os.path.exists(tmp_path / "run")
