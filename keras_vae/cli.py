@@ -73,7 +73,9 @@ def config_from_flags(config_class, **given):
             value = flags.FLAGS[field.name].value
             kind, element = options.scalar_type(field.type)
             if kind is tuple and isinstance(value, str):
-                value = options.parse_list(value, field.name, element)
+                # An empty list is a value only where it is the default ("not set").
+                empty = not value.strip() and field.default == ()
+                value = () if empty else options.parse_list(value, field.name, element)
             values[field.name] = value
     return config_class(**values)
 

@@ -19,7 +19,7 @@ from keras_vae.errors import ConfigError
 from keras_vae.learning_rates import LEARNING_RATE_SCHEDULES
 from keras_vae.options import Check, finite, integer, option
 
-LIKELIHOODS = ("bernoulli", "gaussian", "continuous_bernoulli")
+LIKELIHOODS = ("auto", "bernoulli", "gaussian", "continuous_bernoulli")
 # Densities of grey levels in [0, 1]: meaningless on binary pixels.
 DENSITY_LIKELIHOODS = ("gaussian", "continuous_bernoulli")
 GAUSSIAN_VARIANCES = ("fixed", "learned")
@@ -38,8 +38,9 @@ OPTIMIZERS = ("adam", "adagrad")
 PRIORS = ("standard", "vamp")
 ACTIVATIONS = ("relu", "tanh", "elu", "gelu", "selu", "silu", "softplus", "sigmoid", "leaky_relu")
 
-# The tfds data sets that hold 28x28 grey-scale images with integer labels.
-TFDS_DATASETS = ("mnist", "fashion_mnist", "kmnist")
+# tfds data sets known by their bare name: 28x28 grey images (the MNIST family) and
+# colour 32x32 ones; any other is tfds:NAME.
+TFDS_DATASETS = ("mnist", "fashion_mnist", "kmnist", "cifar10", "svhn_cropped")
 EMNIST_CONFIGS = ("byclass", "bymerge", "balanced", "letters", "digits", "mnist")
 # Shipped inside the package (keras_vae/bundled_data/): the full official MNIST, which
 # `mnist` names, and the 5,000-digit sample that small tests train on.
@@ -58,6 +59,13 @@ NO_TEST_SPLIT_DATASETS = ("frey_face",)
 IDX_PREFIX = "idx:"
 # npz:FILE: x_train, x_test (and x_validation, y_*) of any shape (keras_vae/npz.py).
 NPZ_PREFIX = "npz:"
+# csv:FILE: a table with a header row (keras_vae/tables.py); images:DIR: PNG and JPEG
+# files, class subfolders giving labels (keras_vae/image_folder.py). Neither has a
+# test split of its own: test_fraction of the examples are held out, with a fixed seed.
+CSV_PREFIX = "csv:"
+IMAGES_PREFIX = "images:"
+# Sources of files named after a prefix (FILE) rather than a folder in data_dir.
+PATH_PREFIXES = {"idx": "idx:", "npz": "npz:", "csv": "csv:", "images": "images:"}
 # tfds:NAME asks tfds for a name keras_vae also ships (tfds:mnist), e.g. to rebuild the
 # data of a run that was trained on tfds' copy, whose training images are in another order.
 TFDS_PREFIX = "tfds:"
@@ -82,9 +90,13 @@ class ModelConfig:
     )
     activation: str = option("relu", "Hidden-layer activation.", choices=ACTIVATIONS)
     likelihood: str = option(
-        "bernoulli",
-        "p(x|z): bernoulli (binary pixels), gaussian or continuous_bernoulli (densities of "
-        "grey levels in [0, 1]; Loaiza-Ganem & Cunningham 2019).",
+        "auto",
+        "p(x|z): bernoulli (binary pixels), gaussian (real values; tables are standardized), "
+        "continuous_bernoulli (a density of grey levels in [0, 1]; Loaiza-Ganem & Cunningham "
+        "2019) or auto: bernoulli for binary data (and with --binarize=static or dynamic), "
+        "gaussian with a learned variance for real-valued data, continuous_bernoulli for "
+        "pixels in [0, 1]; "
+        "config.json records the choice.",
         choices=LIKELIHOODS,
     )
     gaussian_variance: str = option(
@@ -166,8 +178,10 @@ class DataConfig:
         "mnist (the full official MNIST, shipped with keras_vae), mnist_sample (5,000 of its "
         "training digits), binarized_mnist (Larochelle's static MNIST, .amat files in "
         "--data_dir), frey_face (frey_rawface.mat in --data_dir), fashion_mnist, kmnist, "
-        "emnist/CONFIG (tfds), tfds:NAME, idx:FOLDER (MNIST-format IDX files) or npz:FILE "
-        "(x_train, x_test, optionally x_validation and y_*, of any shape).",
+        "emnist/CONFIG, cifar10, svhn_cropped (tfds), tfds:NAME, idx:FOLDER (MNIST-format IDX "
+        "files), npz:FILE (x_train, x_test, optionally x_validation and y_*, of any shape), "
+        "csv:FILE (a table with a header row; see --label_column) or images:DIR (PNG and "
+        "JPEG files, class subfolders giving labels; see --image_size).",
         # dataset_kind raises its own message, which lists the names it knows.
         check=Check(lambda v: bool(dataset_kind(v)), "a data set keras_vae can load"),
     )
@@ -190,9 +204,18 @@ class DataConfig:
     )
     test_fraction: float = option(
         0.1,
-        "For data without a test split (frey_face): the fraction held out for test, drawn "
-        "with a fixed seed so every run is scored on the same images.",
+        "For data without a test split (frey_face, csv:, images:): the fraction held out for "
+        "test, drawn with a fixed seed so every run is scored on the same examples.",
         check=Check(lambda v: 0 < v < 1, "between 0 and 1"),
+    )
+    label_column: str | None = option(
+        None, "csv: only: the column of integer labels (not modelled); default: no labels."
+    )
+    image_size: tuple[int, ...] = option(
+        (),
+        "images: only: H,W to resize every image to (needed when their sizes differ); "
+        "default: the images' own size.",
+        check=Check(lambda v: len(v) in (0, 2) and all(0 < d <= 4096 for d in v), "H,W"),
     )
 
     def __post_init__(self):
@@ -204,12 +227,30 @@ class DataConfig:
                 f"{self.dataset} has its own validation set; validation_fraction does not "
                 f"apply (leave it at its default), got {self.validation_fraction!r}",
             )
-        if self.dataset not in NO_TEST_SPLIT_DATASETS:
+        kind = dataset_kind(self.dataset)
+        if self.dataset not in NO_TEST_SPLIT_DATASETS and kind not in ("csv", "images"):
             _require(
                 self.test_fraction == defaults["test_fraction"].default,
                 f"{self.dataset} has its own test set; test_fraction applies to "
-                f"{', '.join(NO_TEST_SPLIT_DATASETS)} only, got {self.test_fraction!r}",
+                f"{', '.join(NO_TEST_SPLIT_DATASETS)}, csv: and images: only, got "
+                f"{self.test_fraction!r}",
             )
+        _require(
+            self.label_column is None or kind == "csv",
+            f"label_column applies to csv: tables only, got {self.label_column!r} with "
+            f"{self.dataset}",
+        )
+        _require(
+            not self.image_size or kind == "images",
+            f"image_size applies to images: folders only, got {list(self.image_size)} with "
+            f"{self.dataset}",
+        )
+        _require(
+            not (kind == "images" and self.binarize in ("static", "dynamic")),
+            f"binarize={self.binarize} is not available for images: folders, which are "
+            "streamed from disk (their validation and test bits would have to be drawn and "
+            "held); use binarize=none",
+        )
         if self.dataset in BINARY_DATASETS:
             _require(
                 self.binarize in ("none", "auto"),
@@ -397,16 +438,26 @@ def dataset_kind(name: str) -> str:
         return "bundled"
     if name in FILE_DATASETS:
         return "files"
-    if name.startswith(NPZ_PREFIX):
-        _require(len(name) > len(NPZ_PREFIX), "dataset npz: needs a file, e.g. npz:data.npz")
-        return "npz"
-    if name.startswith(IDX_PREFIX):
-        _require(
-            len(name) > len(IDX_PREFIX), "dataset idx: needs a folder, e.g. idx:/path/to/mnist"
-        )
-        return "idx"
+    examples = {
+        "idx": "idx:/path/to/mnist",
+        "npz": "npz:data.npz",
+        "csv": "csv:table.csv",
+        "images": "images:/path/to/photos",
+    }
+    for kind, prefix in PATH_PREFIXES.items():
+        if name.startswith(prefix):
+            what = "a folder" if kind in ("idx", "images") else "a file"
+            _require(
+                len(name) > len(prefix), f"dataset {prefix} needs {what}, e.g. {examples[kind]}"
+            )
+            return kind
     if name.startswith(TFDS_PREFIX):
         name = name[len(TFDS_PREFIX) :]
+        _require(
+            bool(re.fullmatch(r"[a-z0-9_]+(/[a-z0-9_.]+)*(:[0-9.]+)?", name)),
+            f"dataset tfds: needs a tfds name, e.g. tfds:cifar10, got {name!r}",
+        )
+        return "tfds"
     if name in TFDS_DATASETS:
         return "tfds"
     match = re.fullmatch(r"emnist/(\w+)", name)
@@ -415,7 +466,8 @@ def dataset_kind(name: str) -> str:
     raise ConfigError(
         f"unknown dataset {name!r}: expected one of {', '.join(TFDS_DATASETS)}, "
         f"emnist/{{{','.join(EMNIST_CONFIGS)}}}, {', '.join(BUNDLED_DATASETS)}, "
-        f"{', '.join(FILE_DATASETS)} (with data_dir), idx:FOLDER, npz:FILE or tfds:NAME"
+        f"{', '.join(FILE_DATASETS)} (with data_dir), idx:FOLDER, npz:FILE, csv:FILE, "
+        "images:DIR or tfds:NAME"
     )
 
 
@@ -511,9 +563,12 @@ def check_data_folder(d: DataConfig) -> None:
     if kind == "idx":
         folder = d.dataset[len(IDX_PREFIX) :]
         _require(os.path.isdir(folder), f"IDX data folder {folder} does not exist")
-    if kind == "npz":
-        path = d.dataset[len(NPZ_PREFIX) :]
-        _require(os.path.isfile(path), f"npz file {path} does not exist")
+    if kind in ("npz", "csv"):
+        path = d.dataset[len(PATH_PREFIXES[kind]) :]
+        _require(os.path.isfile(path), f"{kind} file {path} does not exist")
+    if kind == "images":
+        folder = d.dataset[len(IMAGES_PREFIX) :]
+        _require(os.path.isdir(folder), f"image folder {folder} does not exist")
     if kind == "files":
         _require(
             bool(d.data_dir),
@@ -596,11 +651,44 @@ def cluster_task(environ) -> tuple[str, int, int]:
     return task_type, index, len(workers)
 
 
-def resolve(config: Config) -> Config:
+def likelihood_for(values: str) -> str:
+    """The likelihood that `likelihood=auto` stands for, by what the data hold: "binary"
+    (0 or 1), "unit" (grey levels or colours in [0, 1]) or "real" (any finite values)."""
+    return {"binary": "bernoulli", "unit": "continuous_bernoulli", "real": "gaussian"}[values]
+
+
+def resolve(config: Config, data_values=None) -> Config:
     """Checks what a run needs beyond valid values (they were checked when `config` was
-    built): its data folder and model_dir. Replaces 'auto' values by what they stand for."""
+    built): its data folder and model_dir. Replaces 'auto' values by what they stand for.
+
+    `data_values(data_config)` (default keras_vae.data.data_values) says what the data
+    hold, "binary", "unit" or "real", for likelihood=auto; binarize=static or dynamic
+    makes the data binary whatever they hold."""
     check_data_folder(config.data)
     _require(bool(config.model_dir), "model_dir must name a directory")
+    if config.model.likelihood == "auto":
+        if config.data.binarize in ("static", "dynamic"):
+            values = "binary"
+        else:
+            if data_values is None:
+                # Imported here: keras_vae.data imports this module.
+                from keras_vae.data import data_values
+            values = data_values(config.data)
+        model = dataclasses.replace(config.model, likelihood=likelihood_for(values))
+        defaults = ModelConfig.__dataclass_fields__
+        if values == "real" and (model.gaussian_variance, model.gaussian_sigma) == (
+            defaults["gaussian_variance"].default,
+            defaults["gaussian_sigma"].default,
+        ):
+            # A fixed pixel std of 0.1 fits grey levels, not columns of unit variance.
+            model = dataclasses.replace(model, gaussian_variance="learned")
+        validate_likelihood_and_data(model, config.data)
+        config = dataclasses.replace(config, model=model)
+        if values == "binary" and config.data.binarize == "auto":
+            # Already 0 or 1: used as they are.
+            config = dataclasses.replace(
+                config, data=dataclasses.replace(config.data, binarize="none")
+            )
     data = config.data
     if dataset_kind(data.dataset) == "files":
         # Recorded as an absolute path: evaluate may run from another folder.

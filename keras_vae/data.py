@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from keras_vae import amat, frey_face, idx, npz
+from keras_vae import amat, frey_face, idx, image_folder, npz, tables
 from keras_vae import config as config_lib
 from keras_vae import model_dir as model_dir_lib
 from keras_vae.errors import ConfigError, DataError, first_line
@@ -80,7 +80,8 @@ FASHION_MNIST_CLASSES = (
 @dataclasses.dataclass
 class DataSplits:
     """Examples with int64 labels, per split: uint8 pixels (0..255), or float32 data from
-    npz files, of any shape [N, ...] (grey images [N, H, W] for every other source)."""
+    npz files and tables, of any shape [N, ...] (grey images [N, H, W] for the MNIST
+    family). An image folder's splits are `image_folder.ImageFiles`, decoded on demand."""
 
     train_images: np.ndarray
     train_labels: np.ndarray
@@ -90,6 +91,9 @@ class DataSplits:
     test_labels: np.ndarray
     class_names: tuple[str, ...]
     source: dict
+    # (mean, scale) per column for standardized tables (the model takes raw rows and
+    # standardizes them itself); None for every other source.
+    standardization: tuple[np.ndarray, np.ndarray] | None = None
 
     @property
     def image_shape(self) -> tuple[int, int]:
@@ -180,7 +184,7 @@ def load_model_data(
 
 def _same_dataset(name: str, *recorded: str) -> bool:
     def normal(n):
-        for prefix in (config_lib.IDX_PREFIX, config_lib.NPZ_PREFIX):
+        for prefix in config_lib.PATH_PREFIXES.values():
             if n.startswith(prefix):
                 return prefix + os.path.abspath(n[len(prefix) :])
         return n
@@ -242,15 +246,20 @@ def _load_tfds(
             raise DataError(f"downloading tfds data set {name} failed: {first_line(e)}") from e
     arrays = {}
     for split in ("train", "test"):
-        images, labels = tfds.as_numpy(
-            builder.as_dataset(split=split, batch_size=-1, as_supervised=True)
+        # Batches of 10,000 rather than batch_size=-1, which tfds' mock_data (the
+        # offline tests) cannot serve.
+        batches = list(
+            tfds.as_numpy(builder.as_dataset(split=split, as_supervised=True).batch(10_000))
         )
-        images = np.asarray(images, dtype=np.uint8)
-        if images.ndim != 4 or images.shape[-1] != 1:
+        images = np.concatenate([x for x, _ in batches]).astype(np.uint8, copy=False)
+        labels = np.concatenate([y for _, y in batches])
+        if images.ndim != 4 or images.shape[-1] not in (1, 3):
             raise DataError(
-                f"tfds data set {name} does not hold grey-scale images (shape {images.shape[1:]})"
+                f"tfds data set {name} does not hold grey or RGB images of one size (shape "
+                f"{images.shape[1:]})"
             )
-        images = images[..., 0]
+        if images.shape[-1] == 1:
+            images = images[..., 0]  # Grey images are [H, W], as the MNIST family.
         if name.startswith("emnist"):
             # tfds stores EMNIST as NIST wrote it: mirrored and rotated. Transposing
             # gives upright characters, as for MNIST.
@@ -323,12 +332,8 @@ def _load_files(data: config_lib.DataConfig) -> tuple[dict, tuple, dict]:
     else:
         paths = {"all": frey_face.file_path(folder)}
         faces = frey_face.read(paths["all"])
-        order = np.random.default_rng(TEST_SPLIT_SEED).permutation(len(faces))
-        num_test = max(1, round(len(faces) * data.test_fraction))
-        if num_test >= len(faces):
-            raise DataError(f"{len(faces)} faces are too few to hold out a test split")
-        # Sorted, so both splits keep the file's order (the faces come from a video).
-        test, train = np.sort(order[:num_test]), np.sort(order[num_test:])
+        # Both splits keep the file's order (the faces come from a video).
+        train, test = _held_out_test(len(faces), data.test_fraction, "faces")
         arrays = {"train": _unlabelled(faces[train]), "test": _unlabelled(faces[test])}
         extra = {"test_split": {"fraction": data.test_fraction, "seed": TEST_SPLIT_SEED}}
     source = {
@@ -365,6 +370,77 @@ def _load_npz(path: str) -> tuple[dict, tuple, dict]:
     return arrays, class_names, source
 
 
+def _held_out_test(count: int, fraction: float, what: str):
+    """(train indices, test indices): `fraction` of `count` examples drawn with the fixed
+    TEST_SPLIT_SEED, each split in file order."""
+    order = np.random.default_rng(TEST_SPLIT_SEED).permutation(count)
+    num_test = max(1, round(count * fraction))
+    if num_test >= count:
+        raise DataError(f"{count} {what} are too few to hold out a test split")
+    return np.sort(order[num_test:]), np.sort(order[:num_test])
+
+
+def _load_csv(data: config_lib.DataConfig) -> tuple[dict, tuple, dict]:
+    path = data.dataset[len(config_lib.CSV_PREFIX) :]
+    rows, labels, columns = tables.read(path, data.label_column)
+    train, test = _held_out_test(len(rows), data.test_fraction, f"rows of {path}")
+    labels = np.zeros(len(rows), np.int64) if labels is None else labels
+    arrays = {"train": (rows[train], labels[train]), "test": (rows[test], labels[test])}
+    class_names = UNLABELLED
+    if data.label_column is not None:
+        class_names = tuple(str(i) for i in range(int(labels.max()) + 1))
+    source = {
+        "kind": "csv",
+        "name": config_lib.CSV_PREFIX + os.path.abspath(path),
+        "path": os.path.abspath(path),
+        "sha256": {os.path.basename(path): sha256_of(path)},
+        "columns": columns,
+        "label_column": data.label_column,
+        "test_split": {"fraction": data.test_fraction, "seed": TEST_SPLIT_SEED},
+    }
+    return arrays, class_names, source
+
+
+def _load_images(data: config_lib.DataConfig) -> tuple[dict, tuple, dict]:
+    folder = os.path.abspath(data.dataset[len(config_lib.IMAGES_PREFIX) :])
+    files, labels, classes, record = image_folder.read(folder, data.image_size or None)
+    train, test = _held_out_test(len(files), data.test_fraction, f"images in {folder}")
+    labels = np.zeros(len(files), np.int64) if labels is None else labels
+    arrays = {
+        "train": (files.take(train), labels[train]),
+        "test": (files.take(test), labels[test]),
+    }
+    source = {
+        "kind": "images",
+        "name": config_lib.IMAGES_PREFIX + folder,
+        "path": folder,
+        **record,
+        "test_split": {"fraction": data.test_fraction, "seed": TEST_SPLIT_SEED},
+    }
+    return arrays, classes or UNLABELLED, source
+
+
+def data_values(data: config_lib.DataConfig) -> str:
+    """What the data hold, for likelihood=auto: "binary" (only 0 and 1), "unit" (grey
+    levels or colours in [0, 1], as pixels are) or "real". Reads the file of npz: and
+    csv: data; the other sources hold pixels (idx: files are MNIST-format images)."""
+    kind = config_lib.dataset_kind(data.dataset)
+    if data.dataset in config_lib.BINARY_DATASETS:
+        return "binary"
+    if kind == "csv":
+        rows, _, _ = tables.read(data.dataset[len(config_lib.CSV_PREFIX) :], data.label_column)
+        return "binary" if is_binary(rows) else "real"
+    if kind == "npz":
+        arrays, _, _ = load_raw(data)
+        train = arrays["train"][0]
+        if is_binary(train):
+            return "binary"
+        if train.dtype == np.uint8 or (train.min() >= 0 and train.max() <= 1):
+            return "unit"
+        return "real"
+    return "unit"  # Pixels: the MNIST family, frey_face, tfds images, image folders.
+
+
 def load_raw(
     data: config_lib.DataConfig, downloads_reachable: Callable[[str], bool] = host_reachable
 ) -> tuple[dict, tuple, dict]:
@@ -377,6 +453,10 @@ def load_raw(
         return _load_files(data)
     if kind == "npz":
         return _load_npz(data.dataset[len(config_lib.NPZ_PREFIX) :])
+    if kind == "csv":
+        return _load_csv(data)
+    if kind == "images":
+        return _load_images(data)
     if kind == "idx":
         folder = data.dataset[len(config_lib.IDX_PREFIX) :]
         arrays = _load_idx_folder(folder)
@@ -399,8 +479,8 @@ def dataset_of_source(source: dict) -> str | None:
         return source["name"]
     if kind == "files" and source.get("name") in config_lib.FILE_DATASETS:
         return source["name"]
-    if kind == "npz" and source.get("path"):
-        return config_lib.NPZ_PREFIX + source["path"]
+    if kind in ("npz", "csv", "images") and source.get("path"):
+        return config_lib.PATH_PREFIXES[kind] + source["path"]
     if kind == "idx" and source.get("path"):
         return config_lib.IDX_PREFIX + source["path"]
     if kind == "tfds" and source.get("name"):
@@ -409,10 +489,13 @@ def dataset_of_source(source: dict) -> str | None:
 
 
 def unit_floats(images: np.ndarray) -> np.ndarray:
-    """Stored examples as the model takes them: uint8 pixels / 255, float data as it is."""
+    """Stored examples as the model takes them: uint8 pixels / 255, float data as it is
+    (an image folder's files are decoded: pass a few)."""
+    if isinstance(images, image_folder.ImageFiles):
+        images = images[:]
     if images.dtype == np.uint8:
         return images.astype(np.float32) / 255.0
-    return images.astype(np.float32)
+    return images.astype(np.float32, copy=False)
 
 
 def is_binary(images: np.ndarray, one: float | None = None) -> bool:
@@ -469,17 +552,23 @@ def load_splits(
                 f"{data.validation_fraction:.0%} for validation"
             )
         fit_index, validation_index = order[:-num_validation], order[-num_validation:]
-        validation_images = train_images[validation_index]
+        validation_images = _take(train_images, validation_index)
         validation_labels = train_labels[validation_index]
-        train_images, fit_labels = train_images[fit_index], train_labels[fit_index]
+        train_images, fit_labels = _take(train_images, fit_index), train_labels[fit_index]
         num_train = len(fit_index)
     if data.binarize in ("static", "dynamic"):
         validation_images = binarize(validation_images, EVAL_BINARIZATION_SEED)
         test_images = binarize(test_images, EVAL_BINARIZATION_SEED + 1)
     if data.binarize == "static":
         train_images = binarize(train_images, seed)
+    standardization = None
+    if source["kind"] == "csv" and not is_binary(train_images):
+        # The training split's statistics: the validation and test rows are scaled as
+        # new rows would be. The model applies them (it takes raw rows).
+        standardization = tables.standardization(train_images)
     source = {
         **source,
+        "standardized": standardization is not None,
         "num_train": num_train,
         "num_validation": num_validation,
         "num_test": len(test_images),
@@ -498,4 +587,12 @@ def load_splits(
         test_labels,
         class_names,
         source,
+        standardization,
     )
+
+
+def _take(examples, indices):
+    """examples[indices], staying on disk for an image folder."""
+    if isinstance(examples, image_folder.ImageFiles):
+        return examples.take(indices)
+    return examples[indices]

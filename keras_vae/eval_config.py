@@ -5,8 +5,8 @@ import os
 
 from keras_vae import config as config_lib
 from keras_vae import data as data_lib
+from keras_vae import inputs, options
 from keras_vae import model_dir as model_dir_lib
-from keras_vae import options
 from keras_vae.errors import ConfigError
 from keras_vae.options import integer, option
 
@@ -26,6 +26,11 @@ class EvalConfig:
     split: str = option("test", "The split to score.", choices=config_lib.SPLITS)
     dataset: str | None = option(None, "Evaluate on this data set instead of the run's.")
     data_dir: str | None = option(None, "tfds data directory for --dataset.")
+    input: str | None = option(
+        None,
+        "Or new examples to score: a CSV file (the model's columns, by name), an .npz (x, "
+        "optionally y) or .npy file, or a folder of PNG and JPEG images.",
+    )
     binarize: str | None = option(
         None, "With --saved_model: none, static or dynamic, as the model was trained."
     )
@@ -50,6 +55,11 @@ class EvalConfig:
 
     def __post_init__(self):
         options.validate(self)
+        if self.input is not None:
+            if self.dataset is not None or self.split != "test":
+                raise ConfigError("give --input or --dataset/--split, not both")
+            if self.max_examples:
+                raise ConfigError("max_examples applies to a split, not to --input")
 
 
 def resolve(c: EvalConfig, report: str = "eval", extension: str = "json") -> EvalConfig:
@@ -65,7 +75,12 @@ def resolve(c: EvalConfig, report: str = "eval", extension: str = "json") -> Eva
     # A run's report goes into its directory; a bare SavedModel's into the folder that
     # holds it, never into the SavedModel. Named by split and k, so reports of other
     # splits or k sit side by side.
-    name = f"{report}-{c.split}-k{k}" + (f"-n{c.max_examples}" if c.max_examples else "")
+    scored = c.split
+    if c.input is not None:
+        if not os.path.exists(c.input):
+            raise ConfigError(f"input {c.input} does not exist")
+        scored = os.path.splitext(os.path.basename(os.path.normpath(c.input)))[0]
+    name = f"{report}-{scored}-k{k}" + (f"-n{c.max_examples}" if c.max_examples else "")
     name += f".{extension}"
     base = c.model_dir or os.path.dirname(os.path.abspath(saved_model))
     output = c.output or os.path.join(base, name)
@@ -91,8 +106,21 @@ def load_images(c: EvalConfig):
     their labels (which a conditional model is scored with: log p(x|y)).
 
     numpy only, so that the command reports a missing or corrupt data file before
-    TensorFlow loads.
+    TensorFlow loads. With `input`, the examples in that file or folder
+    (keras_vae/inputs.py), named.
     """
+    if c.input is not None:
+        run = (
+            model_dir_lib.load_run_config(c.model_dir)
+            if c.model_dir is not None
+            else model_dir_lib.load_saved_model_record(c.saved_model)
+        )
+        if run is None or not run[1].get("image_shape"):
+            raise ConfigError(
+                f"--input needs a model that records its run; {c.saved_model} was exported by "
+                "an older keras_vae: use --dataset"
+            )
+        return inputs.read(c.input, run[1]["image_shape"], run[1])
     splits = data_lib.load_model_data(
         c.model_dir, c.dataset, c.data_dir, c.binarize, c.seed, c.split, c.saved_model
     )

@@ -279,10 +279,12 @@ def evaluate_run(c: EvalConfig, print_fn=print, data=None) -> dict:
     data: (images, source, labels) from `eval_config.load_images(c)`, if already loaded.
     """
     images, source, labels = data if data is not None else load_images(c)
+    images = data_lib.unit_floats(images)  # Decodes --input's image files.
     scorer = load_scorer(c, images, source, labels)
     progress = progress_printer(print_fn, "images")
     print_fn(
-        f"evaluating {len(images)} {c.split} images with k={c.num_importance_samples} "
+        f"evaluating {len(images)} {c.input or c.split} examples with "
+        f"k={c.num_importance_samples} "
         f"importance samples",
         flush=True,
     )
@@ -302,7 +304,8 @@ def evaluate_run(c: EvalConfig, print_fn=print, data=None) -> dict:
     likelihood = None if model is None else model.likelihood
     kind = nll_kind(likelihood, data_lib.is_binary(images, one=1.0))
     report = {
-        "split": c.split,
+        "split": c.split if c.input is None else None,
+        "input": c.input,
         **report,
         "likelihood": likelihood,
         # A conditional model is scored with the images' labels: its NLL is -log p(x|y).

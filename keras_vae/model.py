@@ -16,6 +16,7 @@ the SavedModel's signatures and the evaluation build on, so they stay with it.
 import math
 
 import keras
+import numpy as np
 import tensorflow as tf
 from keras import ops
 
@@ -56,6 +57,10 @@ class VAE(keras.Model):
             Bernoulli likelihood is a probability of binary pixels. Binary images are
             left as they are either way.
         seed: seeds the sampling and binarization noise.
+        input_mean, input_scale: per-feature (mean, standard deviation) of a Gaussian
+            model of standardized data (tables): the model takes raw examples, models
+            (x - mean) / scale, and reports log p(x) and E[x|z] on the raw scale (the
+            log-likelihood includes the Jacobian, -sum(log scale)). None: raw = modelled.
     """
 
     def __init__(
@@ -80,6 +85,8 @@ class VAE(keras.Model):
         top_hidden_units=(50, 50),
         conditional=False,
         num_classes=0,
+        input_mean=None,
+        input_scale=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -95,6 +102,11 @@ class VAE(keras.Model):
             binarize_training_inputs = likelihood == "bernoulli"
         self.binarize_training_inputs = bool(binarize_training_inputs)
         self.seed = seed
+        if likelihood not in ("bernoulli", "gaussian", "continuous_bernoulli"):
+            raise ValueError(
+                "likelihood must be 'bernoulli', 'gaussian' or 'continuous_bernoulli', got "
+                f"{likelihood!r} ('auto' is resolved from the data by keras_vae.train)"
+            )
         if objective not in ("elbo", "iwae"):
             raise ValueError(f"objective must be 'elbo' or 'iwae', got {objective!r}")
         if int(num_samples) < 1:
@@ -110,6 +122,9 @@ class VAE(keras.Model):
         self.pixels = math.prod(self.image_shape)
         # The log-variance of every pixel of the fixed-variance Gaussian likelihood.
         self.fixed_log_variance = 2.0 * math.log(self.gaussian_sigma)
+        self.input_mean, self.input_scale = _standardization(
+            input_mean, input_scale, self.pixels, likelihood, prior
+        )
 
         self.conditional = bool(conditional)
         self.num_classes = int(num_classes)
@@ -212,7 +227,18 @@ class VAE(keras.Model):
     # --- The model's pieces, usable on their own (export and figures build on them).
 
     def _flatten(self, images):
-        return ops.reshape(images, (-1, self.pixels))
+        """Examples [B, ...] -> [B, D] as the networks model them (standardized, if so)."""
+        x = ops.reshape(images, (-1, self.pixels))
+        if self.input_mean is None:
+            return x
+        return (x - ops.array(self.input_mean, "float32")) / ops.array(self.input_scale, "float32")
+
+    def _log_jacobian(self):
+        """log |d(standardized x) / d(raw x)| = -sum(log scale): log p(raw x) is log p of
+        the standardized x plus this."""
+        if self.input_scale is None:
+            return 0.0
+        return -float(sum(math.log(s) for s in self.input_scale))
 
     def with_labels(self, inputs, labels, copies=1):
         """`inputs` [N, D] with the one-hot labels appended for a conditional model (the
@@ -257,8 +283,13 @@ class VAE(keras.Model):
         return self.decoder(self.with_labels(z, labels))
 
     def pixel_means(self, params):
-        """E[x|z] as images [B, H, W] from the decoder's parameters."""
-        return ops.reshape(objectives.pixel_means(params), (-1, *self.image_shape))
+        """E[x|z] as images [B, H, W] from the decoder's parameters (on the raw scale)."""
+        means = objectives.pixel_means(params)
+        if self.input_mean is not None:
+            means = means * ops.array(self.input_scale, "float32") + ops.array(
+                self.input_mean, "float32"
+            )
+        return ops.reshape(means, (-1, *self.image_shape))
 
     def decode_images(self, z, labels=None):
         """Latent codes (and, conditional, labels) -> pixel means E[x|z], [B, H, W] in [0, 1]."""
@@ -332,6 +363,8 @@ class VAE(keras.Model):
             likelihood = tf.function(likelihood, jit_compile=True)
         # x broadcasts over the k samples: no copy of the images per sample.
         log_likelihood = likelihood(x[None], params, self.fixed_log_variance)
+        if self.input_scale is not None:
+            log_likelihood = log_likelihood + self._log_jacobian()
         return {
             "log_weights": objectives.log_importance_weights(
                 log_likelihood, log_prior, log_posterior
@@ -542,7 +575,36 @@ class VAE(keras.Model):
             "top_hidden_units": list(self.top_hidden_units),
             "conditional": self.conditional,
             "num_classes": self.num_classes,
+            "input_mean": self.input_mean,
+            "input_scale": self.input_scale,
         }
+
+
+def _standardization(mean, scale, features, likelihood, prior):
+    """(mean, scale) as lists of `features` floats, or (None, None); refuses what would
+    mean nothing: one without the other, a non-positive scale, or a likelihood of binary
+    or [0, 1] data (standardized values are neither)."""
+    if mean is None and scale is None:
+        return None, None
+    if mean is None or scale is None:
+        raise ValueError("input_mean and input_scale come together (or neither)")
+    mean = [float(m) for m in np.ravel(mean)]
+    scale = [float(s) for s in np.ravel(scale)]
+    if len(mean) != features or len(scale) != features:
+        raise ValueError(
+            f"input_mean and input_scale need {features} values (one per feature), got "
+            f"{len(mean)} and {len(scale)}"
+        )
+    if not all(math.isfinite(m) for m in mean) or not all(
+        math.isfinite(s) and s > 0 for s in scale
+    ):
+        raise ValueError("input_mean must be finite and input_scale finite and positive")
+    if likelihood != "gaussian" or prior != "standard":
+        raise ValueError(
+            "standardized inputs (input_mean, input_scale) take likelihood='gaussian' and "
+            f"prior='standard', got {likelihood!r} and {prior!r}"
+        )
+    return mean, scale
 
 
 def _inputs_of(data):

@@ -7,6 +7,9 @@ whichever pipeline builds them, so the two give the same batches:
   does one small op per batch and moves a quarter of the bytes.
 - "per_example": the textbook pipeline, which reads example by example, batches and
   converts to float32 in tf.data. It is kept to measure against (experiments/benchmark.py).
+An image folder (`image_folder.ImageFiles`) is streamed: the same order picks file
+names, which are read and decoded in parallel, batch by batch, so only the batches in
+flight are in memory.
 """
 
 import math
@@ -17,6 +20,7 @@ import tensorflow as tf
 from keras import ops
 
 from keras_vae.config import PIPELINES
+from keras_vae.image_folder import ImageFiles
 
 
 def to_unit_float(images):
@@ -72,12 +76,29 @@ def training_dataset(
     if images.dtype not in (np.uint8, np.float32):
         raise ValueError(f"images must be uint8 or float32, got {images.dtype}")
     n = len(images)
-    stored = _stored(images)
     stored_labels = None if labels is None else tf.constant(np.asarray(labels, np.int64))
+    streamed = isinstance(images, ImageFiles)
+    if streamed:
+        paths = tf.constant(list(images.paths))
+        decode = images.decode_fn()
 
-    def gather(indices):
-        batch = tf.gather(stored, indices)
-        return batch if stored_labels is None else (batch, tf.gather(stored_labels, indices))
+        def read_batch(indices):
+            batch = tf.map_fn(
+                decode,
+                tf.gather(paths, indices),
+                fn_output_signature=tf.uint8,
+                parallel_iterations=16,
+            )
+            return batch if stored_labels is None else (batch, tf.gather(stored_labels, indices))
+
+        gather = read_batch
+        pipeline = "batched"  # One map per batch; the files are read in parallel.
+    else:
+        stored = _stored(images)
+
+        def gather(indices):
+            batch = tf.gather(stored, indices)
+            return batch if stored_labels is None else (batch, tf.gather(stored_labels, indices))
 
     steps = steps_per_epoch(n, batch_size)
     passes = epoch_counter
@@ -91,8 +112,11 @@ def training_dataset(
             if stored_labels is None:
                 return batches.map(to_unit_float)
             return batches.map(lambda x, y: (to_unit_float(x), y))
+        # Files: several batches are read at once (in order); a gather needs no help.
+        parallel = {"num_parallel_calls": tf.data.AUTOTUNE, "deterministic": True}
         return tf.data.Dataset.range(steps).map(
-            lambda step: gather(order[step * batch_size : (step + 1) * batch_size])
+            lambda step: gather(order[step * batch_size : (step + 1) * batch_size]),
+            **(parallel if streamed else {}),
         )
 
     return (
@@ -113,6 +137,14 @@ def evaluation_dataset(
     `labels`, (images, labels) batches."""
     if images.dtype not in (np.uint8, np.float32):
         raise ValueError(f"images must be uint8 or float32, got {images.dtype}")
+    if isinstance(images, ImageFiles):  # Streamed: decoded as the batches are read.
+        dataset = tf.data.Dataset.from_tensor_slices(list(images.paths)).map(
+            images.decode_fn(), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
+        )
+        if labels is not None:
+            labels = tf.data.Dataset.from_tensor_slices(np.asarray(labels, np.int64))
+            dataset = tf.data.Dataset.zip(dataset, labels)
+        return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
     elements = images if labels is None else (images, np.asarray(labels, np.int64))
     return tf.data.Dataset.from_tensor_slices(elements).batch(batch_size).prefetch(tf.data.AUTOTUNE)
 

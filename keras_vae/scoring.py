@@ -2,6 +2,7 @@
 its parts, one row per example, for anomaly and novelty detection.
 
     python -m keras_vae.score --model_dir=DIR [--dataset=NAME --split=test] [--output=F.csv]
+    python -m keras_vae.score --saved_model=DIR --input=FILE_OR_DIR --output=scores.csv
 
 The numbers are the SavedModel's `score` signature's, called on batches of images with
 the seed [seed, batch index]: a serving client that calls the signature on the same
@@ -15,6 +16,7 @@ import csv
 
 import numpy as np
 
+from keras_vae import data as data_lib
 from keras_vae import evaluation, handles
 from keras_vae import model_dir as model_dir_lib
 from keras_vae.eval_config import EvalConfig, load_images
@@ -40,25 +42,30 @@ def score_images(scorer, images, num_samples, seed, labels=None, progress=None) 
     return {key: np.concatenate([p[key] for p in parts]).astype(np.float64) for key in parts[0]}
 
 
-def write_csv(path: str, scores: dict, labels) -> None:
-    """The rows, written atomically (model_dir.write_atomically): never half a table."""
+def write_csv(path: str, scores: dict, labels, names=None) -> None:
+    """The rows, written atomically (model_dir.write_atomically): never half a table.
+    With `names` (examples from --input), a `name` column after the index: the file of
+    an image, the row of a table (0 for the first row after the header)."""
 
     def write(f):
         writer = csv.writer(f)
-        writer.writerow(COLUMNS)
+        writer.writerow(COLUMNS[:1] + (("name",) if names else ()) + COLUMNS[1:])
         for i in range(len(scores["elbo"])):
             values = [f"{scores[key][i]:.6f}" for key in COLUMNS[2:]]
-            writer.writerow([i, int(labels[i]), *values])
+            writer.writerow([i, *([names[i]] if names else []), int(labels[i]), *values])
 
     model_dir_lib.write_atomically(path, write)
 
 
 def score_run(c: EvalConfig, print_fn=print, data=None) -> dict:
     """Scores the images that `c` (resolved) names; writes the CSV and returns the scores."""
-    images, source, labels = data if data is not None else load_images(c)
+    data = data if data is not None else load_images(c)
+    images, source, labels = data
+    images = data_lib.unit_floats(images)  # Decodes --input's image files.
     scorer = evaluation.load_scorer(c, images, source, labels)
     progress = evaluation.progress_printer(print_fn, "examples")
-    print_fn(f"scoring {len(images)} {c.split} examples, k={c.num_importance_samples}", flush=True)
+    what = c.input if c.input is not None else c.split
+    print_fn(f"scoring {len(images)} {what} examples, k={c.num_importance_samples}", flush=True)
     scores = score_images(
         scorer,
         images,
@@ -67,5 +74,5 @@ def score_run(c: EvalConfig, print_fn=print, data=None) -> dict:
         labels if scorer.num_classes else None,
         progress,
     )
-    write_csv(c.output, scores, labels)
+    write_csv(c.output, scores, labels, getattr(data, "names", None))
     return scores

@@ -27,6 +27,7 @@ from keras_vae import (
     distribution,
     export,
     figures,
+    image_folder,
     inference,
     model_dir,
     objectives,
@@ -69,21 +70,27 @@ def _dtype_policy(name: str | None):
 
 
 def build_model(
-    config: config_lib.Config, image_shape: tuple[int, int], num_classes: int = 0
+    config: config_lib.Config,
+    image_shape: tuple[int, int],
+    num_classes: int = 0,
+    standardization: tuple | None = None,
 ) -> VAE:
     """The VAE that `config` describes, for images of `image_shape` (and, conditional,
-    labels of `num_classes` classes)."""
+    labels of `num_classes` classes; for a standardized table, its (mean, scale))."""
     with _dtype_policy("mixed_bfloat16" if config.train.mixed_precision else None):
-        return _build_model(config, image_shape, num_classes)
+        return _build_model(config, image_shape, num_classes, standardization)
 
 
-def _build_model(config: config_lib.Config, image_shape: tuple[int, int], num_classes) -> VAE:
+def _build_model(config, image_shape, num_classes, standardization) -> VAE:
     # ModelConfig's fields are VAE's arguments; the rest comes from the data and seed.
+    mean, scale = standardization if standardization is not None else (None, None)
     return VAE(
         image_shape=image_shape,
         num_classes=num_classes,
         binarize_training_inputs=config.data.binarize == "dynamic",
         seed=config.train.seed,
+        input_mean=mean,
+        input_scale=scale,
         **dataclasses.asdict(config.model),
     )
 
@@ -185,9 +192,14 @@ def evaluate_splits(model: VAE, splits: data_lib.DataSplits, batch_size: int) ->
 
 def write_figures(model: VAE, splits: data_lib.DataSplits, folder: str, seed: int) -> list[str]:
     """Writes the run's figures; returns their file names."""
-    test = data_lib.unit_floats(splits.test_images)
+    test_images, test_labels = splits.test_images, splits.test_labels
+    if isinstance(test_images, image_folder.ImageFiles):
+        # Decoded for the figures: the first ones, as many as the projector shows.
+        test_images = test_images.take(slice(0, NUM_PROJECTOR_POINTS))
+        test_labels = test_labels[:NUM_PROJECTOR_POINTS]
+    test = data_lib.unit_floats(test_images)
     examples = test[:NUM_FIGURE_EXAMPLES]
-    labels = splits.test_labels if model.conditional else None
+    labels = test_labels if model.conditional else None
     shown = None if labels is None else labels[:NUM_FIGURE_EXAMPLES]
     figures.save_reconstructions(
         os.path.join(folder, "reconstruction.png"),
@@ -204,7 +216,7 @@ def write_figures(model: VAE, splits: data_lib.DataSplits, folder: str, seed: in
         figures.save_encodings(
             os.path.join(folder, "encodings.png"),
             inference.encode_means(model, test),
-            splits.test_labels,
+            test_labels,
             splits.class_names,
         )
         figures.save_manifold(
@@ -312,6 +324,8 @@ def _warn_if_not_a_likelihood(config: config_lib.Config, splits: data_lib.DataSp
     if (
         m.likelihood == "bernoulli"
         and d.binarize == "none"
+        # An image folder is not read whole to find out.
+        and not isinstance(splits.train_images, image_folder.ImageFiles)
         and not data_lib.is_binary(splits.train_images)
     ):
         warnings.warn(
@@ -345,6 +359,14 @@ def train_and_evaluate(
     if splits is None:
         splits = data_lib.load_splits(config.data, train.seed)
     _warn_if_not_a_likelihood(config, splits)
+    if splits.standardization is not None and (
+        config.model.likelihood != "gaussian" or config.model.prior != "standard"
+    ):
+        raise ConfigError(
+            f"{config.data.dataset} holds real values, which are standardized: it takes "
+            f"likelihood=gaussian (or auto) and prior=standard, got {config.model.likelihood} "
+            f"and {config.model.prior}"
+        )
     if config.model.conditional and (
         not splits.source.get("labelled", True) or len(splits.class_names) < 2
     ):
@@ -383,7 +405,9 @@ def _train_and_evaluate(config, splits, strategy, path, chief, extra_callbacks) 
     model_dir.write_json(os.path.join(path, model_dir.CONFIG), record)
     keras.utils.set_random_seed(train.seed)
     with strategy.scope():
-        model = build_model(config, splits.image_shape, len(splits.class_names))
+        model = build_model(
+            config, splits.image_shape, len(splits.class_names), splits.standardization
+        )
         compile_model(model, train, steps)
     # Every worker resumes from the chief's backup, so all start from the same state.
     state = backup.restore(model, os.path.join(config.model_dir, model_dir.BACKUP)) or {}

@@ -74,8 +74,9 @@ def trained_run(tmp_path_factory):
 
 
 def tiny_config(model_dir, dataset, **overrides):
-    """A config that trains in about a second."""
-    model = dict(latent_dims=2, hidden_units=(16,))
+    """A config that trains in about a second: a Bernoulli model (the tests of the
+    literature's protocol), unless `likelihood` says otherwise."""
+    model = dict(latent_dims=2, hidden_units=(16,), likelihood="bernoulli")
     train = dict(epochs=2, batch_size=50, verbose=0, image_every_epochs=1)
     for key, value in overrides.items():
         (model if key in config_lib.ModelConfig.__dataclass_fields__ else train)[key] = value

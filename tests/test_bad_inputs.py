@@ -243,7 +243,7 @@ COMMANDS = [
         ["--objective=iwae", "--kl_warmup_epochs=2"],
         "kl_warmup_epochs applies to objective=elbo only",
     ),
-    _train("train-unknown-dataset", ["--dataset=cifar10"], "unknown dataset 'cifar10'"),
+    _train("train-unknown-dataset", ["--dataset=cifar100"], "unknown dataset 'cifar100'"),
     _train("train-enum-flag-bad-value", ["--jit_compile=maybe"], "flag --jit_compile=maybe"),
     _train("train-misspelt-flag", ["--latent_dim=2"], "Unknown command line flag 'latent_dim'"),
     # The model options of the "beyond one Gaussian layer" issue, where they do not apply.

@@ -7,7 +7,7 @@ import pytest
 
 from keras_vae import config as config_lib
 from keras_vae import options
-from keras_vae.config import Config, ModelConfig, TrainConfig
+from keras_vae.config import Config, DataConfig, ModelConfig, TrainConfig
 from keras_vae.errors import ConfigError
 
 
@@ -33,10 +33,13 @@ def _config_error(fn, *args):
 
 def test_defaults_resolve():
     resolved = config_lib.resolve(Config(model_dir="/tmp/keras_vae_run"))
-    assert resolved.model == ModelConfig()
+    # likelihood=auto: MNIST's grey pixels in [0, 1] get the continuous Bernoulli.
+    assert resolved.model == dataclasses.replace(ModelConfig(), likelihood="continuous_bernoulli")
     assert resolved.train == TrainConfig()
     assert resolved.data.dataset == "mnist"
-    assert resolved.data.binarize == "dynamic"
+    assert resolved.data.binarize == "none"
+    binary = config_lib.resolve(Config(data=DataConfig(binarize="dynamic"), model_dir="/tmp/r"))
+    assert binary.model.likelihood == "bernoulli" and binary.data.binarize == "dynamic"
 
 
 def test_config_error_is_a_value_error():
@@ -51,7 +54,12 @@ def test_resolve_maps_auto_binarize(likelihood, expected):
 
 @pytest.mark.parametrize(
     "likelihood, binarize",
-    [("gaussian", "none"), ("bernoulli", "none"), ("bernoulli", "static"), ("bernoulli", "dynamic")],
+    [
+        ("gaussian", "none"),
+        ("bernoulli", "none"),
+        ("bernoulli", "static"),
+        ("bernoulli", "dynamic"),
+    ],
 )
 def test_resolve_keeps_explicit_binarize(likelihood, binarize):
     resolved = config_lib.resolve(
@@ -90,7 +98,7 @@ def test_resolve_does_not_mutate_its_argument():
         ({"data": {"binarize": "sometimes"}}, "binarize"),
         ({"data": {"validation_fraction": 0.0}}, "validation_fraction"),
         ({"data": {"validation_fraction": 1.0}}, "validation_fraction"),
-        ({"data": {"dataset": "cifar10"}}, "dataset"),
+        ({"data": {"dataset": "cifar100"}}, "dataset"),
         ({"data": {"dataset": "idx:"}}, "dataset"),
         ({"train": {"epochs": 0}}, "epochs"),
         ({"train": {"batch_size": 0}}, "batch_size"),
@@ -132,12 +140,13 @@ def test_bad_value_raises_config_error_naming_the_field(sections, field):
 )
 def test_objective_combinations_that_resolve(sections):
     resolved = config_lib.resolve(_with(**sections))
-    assert resolved.model == dataclasses.replace(ModelConfig(), **sections["model"])
+    expected = {"likelihood": "continuous_bernoulli", **sections["model"]}  # auto, on MNIST
+    assert resolved.model == dataclasses.replace(ModelConfig(), **expected)
 
 
 def test_unknown_dataset_message_lists_the_choices():
-    message = _config_error(config_lib.resolve, lambda: _with(data={"dataset": "cifar10"}))
-    assert "cifar10" in message
+    message = _config_error(config_lib.resolve, lambda: _with(data={"dataset": "cifar100"}))
+    assert "cifar100" in message
     assert "mnist_sample" in message and "idx:" in message
 
 
@@ -191,7 +200,7 @@ def test_dataset_kind(name, kind):
 
 
 @pytest.mark.parametrize(
-    "name", ["emnist/nope", "emnist", "emnist/letters/extra", "cifar10", "MNIST", "idx:", ""]
+    "name", ["emnist/nope", "emnist", "emnist/letters/extra", "cifar100", "MNIST", "idx:", ""]
 )
 def test_dataset_kind_rejects(name):
     message = _config_error(config_lib.dataset_kind, name)
@@ -289,13 +298,22 @@ def test_tf_config_names_the_task():
         (lambda: ModelConfig(latent_dims=0), "latent_dims"),
         (lambda: ModelConfig(likelihood="poisson"), "likelihood"),
         (lambda: config_lib.DataConfig(binarize="sometimes"), "binarize"),
-        (lambda: config_lib.DataConfig(dataset="cifar10"), "cifar10"),
+        (lambda: config_lib.DataConfig(dataset="cifar100"), "cifar100"),
         (lambda: TrainConfig(batch_size=0), "batch_size"),
         (lambda: TrainConfig(learning_rate_schedule="cosine"), "learning_rate_schedule"),
-        (lambda: Config(model=ModelConfig(objective="iwae"), train=TrainConfig(kl_warmup_epochs=2)),
-         "kl_warmup_epochs"),
-        (lambda: Config(model=ModelConfig(likelihood="gaussian"),
-                        data=config_lib.DataConfig(binarize="static")), "likelihood=gaussian"),
+        (
+            lambda: Config(
+                model=ModelConfig(objective="iwae"), train=TrainConfig(kl_warmup_epochs=2)
+            ),
+            "kl_warmup_epochs",
+        ),
+        (
+            lambda: Config(
+                model=ModelConfig(likelihood="gaussian"),
+                data=config_lib.DataConfig(binarize="static"),
+            ),
+            "likelihood=gaussian",
+        ),
     ],
 )
 def test_a_bad_value_fails_when_the_config_is_built(build, field):

@@ -119,6 +119,7 @@ def test_bernoulli_on_grey_pixels_warns_once_and_evaluate_labels_its_nll(tmp_pat
     run = tmp_path / "run"
     result = subprocess.run(
         _command("keras_vae.train", f"--dataset=idx:{folder}", "--epochs=1", "--binarize=none",
+                 "--likelihood=bernoulli",
                  f"--model_dir={run}", *FAST),
         capture_output=True, text=True, timeout=600,
     )

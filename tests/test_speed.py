@@ -79,7 +79,7 @@ def _loss_curve(images, epochs=3, mixed_precision=False, **speed):
         config_lib.TrainConfig(batch_size=8, seed=5, mixed_precision=mixed_precision), **speed
     )
     config = config_lib.Config(
-        model=config_lib.ModelConfig(latent_dims=2, hidden_units=(16, 8)),
+        model=config_lib.ModelConfig(latent_dims=2, hidden_units=(16, 8), likelihood="bernoulli"),
         train=train,
         model_dir="unused",
     )

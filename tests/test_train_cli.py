@@ -118,7 +118,7 @@ def test_corrupt_data_is_reported_in_one_line(tmp_path, kind, fragment):
         (["--latent_dims=two"], "latent_dims"),
         (["--beta=-0.5"], "beta"),
         (["--likelihood=poisson"], "likelihood"),
-        (["--dataset=cifar10"], "unknown dataset"),
+        (["--dataset=cifar100"], "unknown dataset"),
         (["--dataset=idx:/no/such/folder"], "/no/such/folder"),
         (["--hidden_units="], "hidden_units"),
         (["--hidden_units=512,abc"], "hidden_units"),

@@ -312,7 +312,7 @@ def test_a_conditional_vae_on_mnist_draws_the_class_it_is_asked_for(tmp_path):
     from keras_vae import inference
 
     config = config_lib.Config(
-        model=config_lib.ModelConfig(latent_dims=2, conditional=True),
+        model=config_lib.ModelConfig(latent_dims=2, conditional=True, likelihood="bernoulli"),
         data=config_lib.DataConfig(dataset="mnist"),
         train=config_lib.TrainConfig(epochs=3, verbose=0, image_every_epochs=3),
         model_dir=str(tmp_path / "run"),
