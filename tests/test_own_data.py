@@ -13,8 +13,6 @@ from keras_vae import config as config_lib
 from keras_vae import data, image_folder, inputs, tables
 from keras_vae.errors import ConfigError, DataError
 
-from conftest import REPO
-
 
 def _csv(path, header, rows):
     with open(path, "w") as f:
