@@ -19,14 +19,16 @@ from keras_vae import latent
 
 
 def image_grid(images: np.ndarray, cols: int, pad: int = 1) -> np.ndarray:
-    """Tiles images [N, H, W] row by row into one [rows*(H+pad)-pad, cols*(W+pad)-pad] image.
+    """Tiles images [N, H, W] (or colour [N, H, W, 3]) row by row into one
+    [rows*(H+pad)-pad, cols*(W+pad)-pad] image (with the colour axis, if any).
 
     Padding is 1.0 (white in a grey-scale colour map with vmax=1): a thin border
     between digits, which are white on black.
     """
-    n, h, w = images.shape
+    n, h, w = images.shape[:3]
     rows = -(-n // cols)
-    grid = np.ones((rows * (h + pad) - pad, cols * (w + pad) - pad), dtype=np.float32)
+    shape = (rows * (h + pad) - pad, cols * (w + pad) - pad, *images.shape[3:])
+    grid = np.ones(shape, dtype=np.float32)
     for i, image in enumerate(images):
         r, c = divmod(i, cols)
         grid[r * (h + pad) : r * (h + pad) + h, c * (w + pad) : c * (w + pad) + w] = image
@@ -55,7 +57,8 @@ def _save(fig, path: str) -> None:
 
 
 def _show_grid(ax, grid: np.ndarray) -> None:
-    ax.imshow(grid, cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
+    # Colour grids are drawn as RGB (the colour map applies to grey ones only).
+    ax.imshow(np.clip(grid, 0.0, 1.0), cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
     ax.set_xticks([])
     ax.set_yticks([])
 
@@ -129,9 +132,9 @@ def save_manifold(path: str, images: np.ndarray, n: int, dims=(0, 1), note: str 
 
 
 def _labelled_rows(ax, frames: np.ndarray, row_names, col_names, title, xlabel, ylabel):
-    """Shows frames [rows, cols, H, W] as a grid with a name per row and per column."""
-    rows, cols, h, w = frames.shape
-    _show_grid(ax, image_grid(frames.reshape(rows * cols, h, w), cols))
+    """Shows frames [rows, cols, H, W(, 3)] as a grid with a name per row and per column."""
+    rows, cols, h, w = frames.shape[:4]
+    _show_grid(ax, image_grid(frames.reshape(rows * cols, *frames.shape[2:]), cols))
     ax.set_yticks([(h + 1) * r + h / 2 for r in range(rows)])
     ax.set_yticklabels(row_names)
     ax.set_xticks([(w + 1) * c + w / 2 for c in range(cols)])

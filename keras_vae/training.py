@@ -279,9 +279,16 @@ def curve_indices(num_test: int, num_examples: int) -> np.ndarray:
 
 
 def grey_images(splits: data_lib.DataSplits) -> bool:
-    """Whether the examples are grey images [H, W], which the figures draw; vectors and
-    colour images (npz files) train and export alike, without figures."""
+    """Whether the examples are grey images [H, W], which TensorBoard's image summaries and
+    the projector's sprite draw."""
     return len(splits.image_shape) == 2
+
+
+def pictures(splits: data_lib.DataSplits) -> bool:
+    """Whether the examples are grey [H, W] or colour [H, W, 3] images, which the figures
+    draw; vectors train and export alike, without figures."""
+    shape = splits.image_shape
+    return len(shape) == 2 or (len(shape) == 3 and shape[2] == 3)
 
 
 def _image_summaries(train: config_lib.TrainConfig, splits, logs: str) -> list:
@@ -510,8 +517,9 @@ def _train_and_evaluate(config, splits, strategy, path, chief, extra_callbacks) 
         lambda tmp: export.export_saved_model(model, tmp, record),
         os.path.join(path, model_dir.SAVED_MODEL),
     )
-    if grey_images(splits):  # Figures and the projector's sprite draw grey images.
+    if pictures(splits):
         write_figures(model, splits, os.path.join(path, model_dir.FIGURES), train.seed)
+    if grey_images(splits):  # The projector's sprite draws grey images.
         projected = data_lib.unit_floats(splits.test_images[:NUM_PROJECTOR_POINTS])
         projector.write_projector(
             os.path.join(logs, "projector"),

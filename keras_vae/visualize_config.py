@@ -14,7 +14,7 @@ from keras_vae import config as config_lib
 from keras_vae import data as data_lib
 from keras_vae import model_dir as model_dir_lib
 from keras_vae import options
-from keras_vae.errors import ConfigError, DataError
+from keras_vae.errors import ConfigError
 from keras_vae.options import finite, integer, option
 
 # Images in one figure at most: a larger grid is unreadable, and a request like
@@ -108,7 +108,9 @@ def resolve(c: VisualizeConfig) -> VisualizeConfig:
 
 @dataclasses.dataclass
 class LabelledImages:
-    images: np.ndarray  # float32 [N, H, W] in [0, 1], as the model is scored on them.
+    # float32 [N, ...], as the model is scored on them: grey [N, H, W] or colour
+    # [N, H, W, 3] images in [0, 1] (drawn), or examples of any other shape.
+    images: np.ndarray
     labels: np.ndarray
     class_names: tuple[str, ...]
     source: dict
@@ -125,11 +127,6 @@ def load_images(c: VisualizeConfig) -> LabelledImages:
         c.model_dir, c.dataset, c.data_dir, c.binarize, c.seed, c.split, c.saved_model
     )
     images, labels = splits.split(c.split)
-    if images.ndim != 3:
-        raise DataError(
-            f"visualize draws grey images [H, W]; this data's examples are "
-            f"{tuple(images.shape[1:])} (evaluate and score take any shape)"
-        )
     return LabelledImages(data_lib.unit_floats(images), labels, splits.class_names, splits.source)
 
 

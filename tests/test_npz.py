@@ -105,24 +105,38 @@ def test_the_train_command_trains_on_vectors_and_colour_images_from_npz(tmp_path
         metrics = json.loads((run / "metrics.json").read_text())
         assert np.isfinite(metrics["test"]["elbo"])
         assert os.path.isdir(run / "saved_model")
-        # No figures: they draw grey images.
-        assert not os.path.exists(run / "figures") or not os.listdir(run / "figures")
+        # Figures of colour images; none of vectors, which are not pictures.
+        figures = os.listdir(run / "figures") if os.path.exists(run / "figures") else []
+        assert ("samples.png" in figures) == (name == "c"), figures
 
 
-def test_visualize_refuses_examples_that_are_not_grey_images(tmp_path):
+@pytest.mark.parametrize("shape", [(6,), (5, 4, 3)])
+def test_visualize_draws_colour_images_and_only_the_encodings_of_vectors(tmp_path, shape):
     rng = np.random.default_rng(0)
-    path = _write(tmp_path / "v.npz", x_train=rng.random((60, 6)), x_test=rng.random((20, 6)))
+    path = _write(tmp_path / "v.npz", x_train=rng.random((60, *shape)),
+                  x_test=rng.random((20, *shape)), y_train=rng.integers(0, 2, 60),
+                  y_test=rng.integers(0, 2, 20))  # fmt: skip
     run = tmp_path / "run"
     train = [sys.executable, "-m", "keras_vae.train", f"--dataset=npz:{path}",
-             "--likelihood=gaussian", "--latent_dims=2", "--hidden_units=8", "--epochs=1",
+             "--latent_dims=2", "--hidden_units=8", "--epochs=1",
              "--verbose=0", f"--model_dir={run}"]  # fmt: skip
-    assert subprocess.run(train, capture_output=True, text=True).returncode == 0
+    result = subprocess.run(train, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
     result = subprocess.run(
-        [sys.executable, "-m", "keras_vae.visualize", f"--model_dir={run}"],
+        [sys.executable, "-m", "keras_vae.visualize", f"--model_dir={run}", "--towards=1",
+         "--away_from=0", f"--out={tmp_path / 'figures'}"],
         capture_output=True, text=True,
     )  # fmt: skip
-    assert result.returncode == 1
-    assert "visualize draws grey images [H, W]; this data's examples are (6,)" in result.stderr
+    assert result.returncode == 0, result.stderr
+    report = json.loads((tmp_path / "figures" / "visualize.json").read_text())
+    drawn = sorted(os.listdir(tmp_path / "figures"))
+    if len(shape) == 1:
+        assert report["figures"] == ["encodings.png"] and "not grey" in report["skipped"]
+        assert drawn == ["encodings.png", "visualize.json"]
+    else:
+        assert "skipped" not in report and "arithmetic.png" in drawn and len(drawn) == 8
+        # The run's own figures are drawn in colour too.
+        assert "samples.png" in os.listdir(run / "figures")
 
 
 def test_a_conditional_model_of_unlabelled_npz_data_is_refused_before_anything_is_written(
