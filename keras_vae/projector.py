@@ -1,4 +1,4 @@
-"""Files for TensorBoard's embedding projector: latent means, their classes and digit sprites.
+"""Files for TensorBoard's embedding projector: latent means, their classes and sprites.
 
     projector.write_projector(os.path.join(logs, "projector"), means, labels, class_names, images)
 
@@ -26,14 +26,18 @@ CHECKPOINT_PREFIX = "embedding.ckpt"
 TENSOR_NAME = "embedding/.ATTRIBUTES/VARIABLE_VALUE"
 
 
-def validate(means: np.ndarray, labels: np.ndarray, images: np.ndarray) -> None:
-    """Raises ValueError unless means [N, L], labels [N] and images [N, H, W] agree."""
-    means, labels, images = np.asarray(means), np.asarray(labels), np.asarray(images)
+def validate(means: np.ndarray, labels: np.ndarray, images: np.ndarray | None) -> None:
+    """Raises ValueError unless means [N, L], labels [N] and images [N, H, W] or
+    [N, H, W, 3] (or None: no sprite) agree."""
+    means, labels = np.asarray(means), np.asarray(labels)
+    images = means if images is None else np.asarray(images)  # No sprite: nothing to check.
     if means.ndim != 2:
         raise ValueError(f"means must be 2-D [N, latent_dims], got shape {means.shape}")
-    if labels.ndim != 1 or images.ndim != 3:
+    pictures = images is means or images.ndim == 3 or (images.ndim == 4 and images.shape[3] == 3)
+    if labels.ndim != 1 or not pictures:
         raise ValueError(
-            f"labels must be [N] and images [N, H, W], got {labels.shape} and {images.shape}"
+            f"labels must be [N] and images [N, H, W] or [N, H, W, 3], got {labels.shape} and "
+            f"{images.shape}"
         )
     if not len(means) == len(labels) == len(images):
         raise ValueError(
@@ -50,17 +54,20 @@ def sprite_side(num_points: int) -> int:
 
 
 def sprite(images: np.ndarray) -> np.ndarray:
-    """A square uint8 grid [side*H, side*W] of the images [N, H, W] in [0, 1], row by row.
+    """A square uint8 grid [side*H, side*W] of the images [N, H, W] in [0, 1], row by row
+    ([side*H, side*W, 3] of colour images [N, H, W, 3]).
 
-    Pixels are inverted, dark digits on white, because the projector draws sprites on a
-    white canvas; unused tiles at the end are white too.
+    Grey pixels are inverted, dark digits on white, because the projector draws sprites
+    on a white canvas; colour images keep their colours. Unused tiles are white.
     """
-    n, h, w = images.shape
+    n, h, w = images.shape[:3]
+    colour = images.shape[3:]
     side = sprite_side(n)
-    tiles = np.ones((side * side, h, w), np.float32)
-    tiles[:n] = 1.0 - np.clip(images, 0.0, 1.0)
-    grid = tiles.reshape(side, side, h, w).transpose(0, 2, 1, 3).reshape(side * h, side * w)
-    return np.round(grid * 255.0).astype(np.uint8)
+    tiles = np.ones((side * side, h, w, *colour), np.float32)
+    clipped = np.clip(images, 0.0, 1.0)
+    tiles[:n] = clipped if colour else 1.0 - clipped
+    grid = tiles.reshape(side, side, h, w, *colour).swapaxes(1, 2)
+    return np.round(grid.reshape(side * h, side * w, *colour) * 255.0).astype(np.uint8)
 
 
 def _cell(text: str) -> str:
@@ -77,7 +84,7 @@ def metadata_tsv(labels: np.ndarray, class_names: tuple[str, ...]) -> str:
     return "\n".join(rows) + "\n"
 
 
-def projector_config(image_shape: tuple[int, int]) -> projector.ProjectorConfig:
+def projector_config(image_shape: tuple[int, int] | None) -> projector.ProjectorConfig:
     """The config of one embedding, with paths relative to the config's folder.
 
     model_checkpoint_path stays empty: the plugin opens a relative one from its own
@@ -87,6 +94,8 @@ def projector_config(image_shape: tuple[int, int]) -> projector.ProjectorConfig:
     embedding = config.embeddings.add()
     embedding.tensor_name = TENSOR_NAME
     embedding.metadata_path = METADATA
+    if image_shape is None:  # Vectors: points without pictures.
+        return config
     embedding.sprite.image_path = SPRITE
     height, width = image_shape
     embedding.sprite.single_image_dim.extend([width, height])
@@ -146,7 +155,8 @@ def write_projector(
 ) -> list[str]:
     """Writes the projector files for `means` [N, L] into `log_dir`; returns their names.
 
-    `labels` [N] index `class_names`; `images` [N, H, W] in [0, 1] become the sprite.
+    `labels` [N] index `class_names`; `images` [N, H, W] or [N, H, W, 3] in [0, 1] become
+    the sprite (None, for vectors: no sprite).
     With `max_points`, only the first `max_points` points are written. Raises ValueError
     for inputs that do not agree, or whose sprite would exceed what the projector shows.
     """
@@ -154,10 +164,14 @@ def write_projector(
     if max_points is not None:
         if max_points < 1:
             raise ValueError(f"max_points must be positive, got {max_points}")
-        means, labels, images = means[:max_points], labels[:max_points], images[:max_points]
+        means, labels = means[:max_points], labels[:max_points]
+        images = None if images is None else images[:max_points]
     means = np.asarray(means, np.float32)
+    n = len(means)
+    if images is None:
+        return _write_points(log_dir, means, labels, class_names, None)
     images = np.asarray(images, np.float32)
-    n, h, w = images.shape
+    h, w = images.shape[1:3]
     side = sprite_side(n) * max(h, w)
     if side > MAX_SPRITE_SIDE:
         fits = (MAX_SPRITE_SIDE // max(h, w)) ** 2
@@ -168,10 +182,15 @@ def write_projector(
 
     os.makedirs(log_dir, exist_ok=True)
     _replace(os.path.join(log_dir, SPRITE), lambda tmp: _save_png(tmp, sprite(images)))
+    return [SPRITE] + _write_points(log_dir, means, labels, class_names, (h, w))
+
+
+def _write_points(log_dir, means, labels, class_names, image_shape) -> list[str]:
+    os.makedirs(log_dir, exist_ok=True)
     _write_text(os.path.join(log_dir, METADATA), metadata_tsv(labels, class_names))
-    written = [SPRITE, METADATA] + _write_checkpoint(log_dir, means)
+    written = [METADATA] + _write_checkpoint(log_dir, means)
     # The config last: once it is there, everything it names is.
-    config = text_format.MessageToString(projector_config((h, w)))
+    config = text_format.MessageToString(projector_config(image_shape))
     _write_text(os.path.join(log_dir, CONFIG), config)
     written.append(CONFIG)
-    return written + _write_run_marker(log_dir, n, means.shape[1])
+    return written + _write_run_marker(log_dir, len(means), means.shape[1])

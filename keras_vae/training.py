@@ -519,20 +519,20 @@ def _train_and_evaluate(config, splits, strategy, path, chief, extra_callbacks) 
     )
     if pictures(splits):
         write_figures(model, splits, os.path.join(path, model_dir.FIGURES), train.seed)
-    if grey_images(splits):  # The projector's sprite draws grey images.
-        projected = data_lib.unit_floats(splits.test_images[:NUM_PROJECTOR_POINTS])
-        projector.write_projector(
-            os.path.join(logs, "projector"),
-            inference.encode_means(
-                model,
-                projected,
-                splits.test_labels[:NUM_PROJECTOR_POINTS] if model.conditional else None,
-            ),
-            splits.test_labels[:NUM_PROJECTOR_POINTS],
-            splits.class_names,
+    # Every run is projected; vectors without a sprite, as they are not pictures.
+    projected = data_lib.unit_floats(splits.test_images[:NUM_PROJECTOR_POINTS])
+    projector.write_projector(
+        os.path.join(logs, "projector"),
+        inference.encode_means(
+            model,
             projected,
-            max_points=NUM_PROJECTOR_POINTS,
-        )
+            splits.test_labels[:NUM_PROJECTOR_POINTS] if model.conditional else None,
+        ),
+        splits.test_labels[:NUM_PROJECTOR_POINTS],
+        splits.class_names,
+        projected if pictures(splits) else None,
+        max_points=NUM_PROJECTOR_POINTS,
+    )
     # Last: metrics.json marks the run finished, and then the backup is no longer needed.
     model_dir.write_json(os.path.join(path, model_dir.METRICS), metrics)
     shutil.rmtree(os.path.join(path, model_dir.BACKUP), ignore_errors=True)

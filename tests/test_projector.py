@@ -99,6 +99,21 @@ def test_max_points_keeps_the_first(tmp_path):
     assert Image.open(os.path.join(log_dir, "sprite.png")).size == (4 * 6, 4 * 6)
 
 
+def test_colour_images_make_a_colour_sprite_and_vectors_none(tmp_path):
+    means, labels, _ = _points(n=5, latent_dims=2)
+    colour = np.random.default_rng(0).random((5, 3, 2, 3)).astype(np.float32)
+    log_dir = str(tmp_path / "colour")
+    projector_lib.write_projector(log_dir, means, labels, CLASSES, colour)
+    sprite = np.asarray(Image.open(os.path.join(log_dir, "sprite.png")))
+    assert sprite.shape == (3 * 3, 3 * 2, 3)  # 3x3 tiles of 3x2 RGB images.
+    np.testing.assert_array_equal(sprite[3:6, 0:2], np.round(colour[3] * 255))  # Not inverted.
+    assert list(_config(log_dir).embeddings[0].sprite.single_image_dim) == [2, 3]
+    log_dir = str(tmp_path / "vectors")
+    written = projector_lib.write_projector(log_dir, means, labels, CLASSES, None)
+    assert "sprite.png" not in written and not os.path.exists(os.path.join(log_dir, "sprite.png"))
+    assert not _config(log_dir).embeddings[0].sprite.image_path
+
+
 @pytest.mark.parametrize(
     "means, labels, images, message",
     [
@@ -106,6 +121,7 @@ def test_max_points_keeps_the_first(tmp_path):
         (np.zeros((5, 2)), np.zeros(4), np.zeros((5, 2, 2)), "differ in length"),
         (np.zeros((5, 2)), np.zeros(5), np.zeros((6, 2, 2)), "differ in length"),
         (np.zeros((5, 2)), np.zeros(5), np.zeros((5, 4)), r"\[N, H, W\]"),
+        (np.zeros((5, 2)), np.zeros(5), np.zeros((5, 4, 4, 2)), r"\[N, H, W, 3\]"),
         (np.zeros((0, 2)), np.zeros(0), np.zeros((0, 2, 2)), "empty"),
         (np.zeros((17, 2)), np.zeros(17), np.zeros((17, 1, 2100)), "max_points <= 9"),
     ],
