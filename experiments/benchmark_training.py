@@ -90,7 +90,7 @@ def keras_trainer(images, batch_size, options, seed=0):
 
     train = config_lib.TrainConfig(batch_size=batch_size, seed=seed, **options)
     config = config_lib.Config(
-        model=config_lib.ModelConfig(latent_dims=LATENT, hidden_units=HIDDEN),
+        model=config_lib.ModelConfig(latent_dims=LATENT, hidden_units=HIDDEN, likelihood="bernoulli"),
         train=train,
         model_dir="unused",
     )

@@ -537,7 +537,8 @@ def load_splits(
     test_images, test_labels = arrays["test"]
     if train_images.shape[1:] != test_images.shape[1:]:
         raise DataError(
-            f"train images are {train_images.shape[1:]} but test images are {test_images.shape[1:]}"
+            f"{data.dataset}: its training examples are {tuple(train_images.shape[1:])} but its "
+            f"test examples are {tuple(test_images.shape[1:])}"
         )
     if "validation" in arrays:
         validation_images, validation_labels = arrays["validation"]

@@ -350,7 +350,7 @@ COMMANDS = [
     _train(
         "train-idx-test-images-20x20",
         ["--dataset=idx:{idx_test_20x20}"],
-        "train images are (28, 28) but test images are (20, 20)",
+        "its training examples are (28, 28) but its test examples are (20, 20)",
         ["idx_test_20x20"],
     ),
     _train(
