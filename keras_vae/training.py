@@ -91,6 +91,7 @@ def _build_model(config, image_shape, num_classes, standardization) -> VAE:
         seed=config.train.seed,
         input_mean=mean,
         input_scale=scale,
+        product_likelihood=config.train.product_likelihood,
         **dataclasses.asdict(config.model),
     )
 

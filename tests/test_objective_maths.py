@@ -278,9 +278,7 @@ def test_continuous_bernoulli_log_likelihood_is_the_bernoulli_term_plus_log_c():
     got = _np(objectives.continuous_bernoulli_log_likelihood(x, logits))
     l64 = logits.astype(np.float64)
     log_c = np.array([[-_cb_integrals(float(v))[0] for v in row] for row in logits])
-    expected = np.sum(
-        -x * np.logaddexp(0, -l64) - (1 - x) * np.logaddexp(0, l64) + log_c, axis=1
-    )
+    expected = np.sum(-x * np.logaddexp(0, -l64) - (1 - x) * np.logaddexp(0, l64) + log_c, axis=1)
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-4)
 
 
@@ -337,3 +335,20 @@ def test_far_away_components_do_not_underflow_the_mixture():
     z = np.float32([[0.0], [1000.0]])
     got = _np(objectives.mixture_log_density(z, means, np.zeros_like(means)))
     np.testing.assert_allclose(got, [-0.5 * math.log(2 * math.pi) - math.log(2)] * 2, rtol=1e-6)
+
+
+@pytest.mark.parametrize("pixels", [784, 5, 113, 300])
+def test_the_bernoulli_log_likelihood_by_products_is_the_sum_of_its_terms(pixels):
+    # Logits from -60 to 60 (e^-|l| underflowing, and near 0), binary and grey x, a
+    # chunk that does not divide the pixels.
+    rng = np.random.default_rng(pixels)
+    logits = (rng.standard_normal((3, 4, pixels)) * 15).astype(np.float32)
+    logits[0, 0, :3] = [-60.0, 60.0, 0.0]
+    x = (rng.random((1, 4, pixels)) < 0.3).astype(np.float32)
+    x[0, 1] = rng.random(pixels)
+    exact = np.sum(x.astype(np.float64) * logits - np.logaddexp(0.0, logits.astype(np.float64)), -1)
+    by_products = np.asarray(objectives.bernoulli_log_likelihood_by_products(x, logits))
+    by_terms = np.asarray(objectives.bernoulli_log_likelihood(x, logits))
+    assert by_products.shape == (3, 4)
+    np.testing.assert_allclose(by_products, exact, rtol=2e-6, atol=2e-4)
+    np.testing.assert_allclose(by_terms, exact, rtol=2e-6, atol=2e-4)
