@@ -13,6 +13,7 @@ flight are in memory.
 """
 
 import math
+import os
 
 import keras
 import numpy as np
@@ -43,6 +44,26 @@ def epoch_order(num_examples, seed, epoch):
         [num_examples], seed=tf.stack([tf.cast(seed, tf.int64), tf.cast(epoch, tf.int64)])
     )
     return tf.argsort(keys, stable=True)
+
+
+# Batches ready ahead of the model, and image files decoded at once: fixed numbers
+# (see `_fixed_buffers`).
+PREFETCH_BATCHES = 4
+READERS = max(2, os.cpu_count() or 2)
+
+
+def _fixed_buffers(dataset: tf.data.Dataset) -> tf.data.Dataset:
+    """`dataset` with tf.data's autotuner off.
+
+    The autotuner's thread sleeps in periods that double from 10 ms, and deleting an
+    iterator (Keras makes and deletes one per epoch) waited for the current period to
+    end: epochs stretched to the next multiple of 2.56 s (the 5.13 s and 10.26 s epochs
+    of results/benchmark.md; at batch 20, one epoch in three, with the CPUs idle for the
+    last second). Our pipelines are a gather per batch, or a file read, and need no tuning.
+    """
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return dataset.with_options(options)
 
 
 def _stored(images: np.ndarray) -> tf.Variable:
@@ -113,20 +134,20 @@ def training_dataset(
                 return batches.map(to_unit_float)
             return batches.map(lambda x, y: (to_unit_float(x), y))
         # Files: several batches are read at once (in order); a gather needs no help.
-        parallel = {"num_parallel_calls": tf.data.AUTOTUNE, "deterministic": True}
+        parallel = {"num_parallel_calls": READERS, "deterministic": True}
         return tf.data.Dataset.range(steps).map(
             lambda step: gather(order[step * batch_size : (step + 1) * batch_size]),
             **(parallel if streamed else {}),
         )
 
-    return (
+    return _fixed_buffers(
         tf.data.Dataset.from_tensors(0)
         .flat_map(batches_of_next_epoch)
         # Keras needs the length: without it, it learns of an epoch's end by one more
         # train-step call that fails, and that call still advances the step counter and
         # the model's random-number state.
         .apply(tf.data.experimental.assert_cardinality(steps))
-        .prefetch(tf.data.AUTOTUNE)
+        .prefetch(PREFETCH_BATCHES)
     )
 
 
@@ -139,14 +160,15 @@ def evaluation_dataset(
         raise ValueError(f"images must be uint8 or float32, got {images.dtype}")
     if isinstance(images, ImageFiles):  # Streamed: decoded as the batches are read.
         dataset = tf.data.Dataset.from_tensor_slices(list(images.paths)).map(
-            images.decode_fn(), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
+            images.decode_fn(), num_parallel_calls=READERS, deterministic=True
         )
         if labels is not None:
             labels = tf.data.Dataset.from_tensor_slices(np.asarray(labels, np.int64))
             dataset = tf.data.Dataset.zip(dataset, labels)
-        return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+        return _fixed_buffers(dataset.batch(batch_size).prefetch(PREFETCH_BATCHES))
     elements = images if labels is None else (images, np.asarray(labels, np.int64))
-    return tf.data.Dataset.from_tensor_slices(elements).batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    dataset = tf.data.Dataset.from_tensor_slices(elements).batch(batch_size)
+    return _fixed_buffers(dataset.prefetch(PREFETCH_BATCHES))
 
 
 def check_labels(labels, num_images, num_classes, where):

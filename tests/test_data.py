@@ -197,7 +197,7 @@ def test_idx_folder_named_fashion_gets_fashion_class_names(tmp_path):
 def test_idx_folder_with_mismatched_image_shapes(tmp_path):
     folder = str(tmp_path / "mixed")
     _make_idx_folder(folder, test_shape=(20, 20))
-    with pytest.raises(DataError, match="test images"):
+    with pytest.raises(DataError, match="its test examples are"):
         data.load_splits(DataConfig(dataset="idx:" + folder, binarize="none"), seed=0)
 
 
