@@ -1,363 +1,685 @@
 """Training speed of keras_vae, its ablations and PyTorch, for experiments/benchmark.py.
 
-Every variant trains the same 784-512-256-2 ReLU VAE (Bernoulli likelihood, dynamic
-binarization, Adam at 1e-3) on the same uint8 images. Each variant keeps its own model
-and is timed one epoch at a time: first the first epoch of every variant (tracing,
-compilation, warm-up), then `repeats` rounds in which the variants take turns, so a slow
-minute on a shared machine hurts them all alike. Examples per second are over the
-median of the steady epochs.
+A case is a model, a batch size and an objective (the ELBO, or IWAE with k samples);
+the contenders of a case are keras_vae's defaults, the ablations asked for (each turns
+one default off) and PyTorch eager and torch.compile, all training the same model on
+the same uint8 images with dynamic binarization and Adam at 1e-3. Each contender keeps
+its own model and is timed one epoch at a time: round 0 times the first epoch of every
+contender (tracing, compilation, warm-up), then `rounds` rounds time one steady epoch
+each, the contenders taking turns (in an order that rotates from round to round), so
+a slow minute on a shared machine hurts them all alike. Every round also measures
+the matmul probes of every case's shapes (roofline.py); a figure is the median over
+the steady rounds, with its minimum and maximum, and each ratio is between figures of
+this one run (per round, and of the medians).
 
-PyTorch (eager and torch.compile) runs when it is importable; it is a benchmark-only
-extra (pip install 'keras_vae[benchmark]'), never a dependency of the package.
+PyTorch runs in a worker process (benchmark_torch.py) that takes its turn within the
+rounds like every other contender; it is a benchmark-only extra (pip install
+'keras_vae[benchmark]'), never a dependency of the package.
+
+Each epoch also records what else the machine did meanwhile (machine.Counters: cgroup
+throttling, steal, other processes' CPU time, CPU pressure) and, for keras_vae, how
+long `fit` took to return after the epoch's end (its callbacks' on_epoch_end). On
+TensorFlow 2.21, deleting an epoch's tf.data iterator waits for tf.data's autotuning
+thread to wake, and that thread sleeps in periods that double from 10 ms: it wakes
+10, 30, 70, ..., 5110, 10230 ms after the iterator's first batch. With the autotuner
+on, epochs therefore ended on those instants: the epochs of exactly 5.13 s and 10.26 s
+in the old results/benchmark.md. keras_vae's pipelines now turn the autotuner off;
+the "tf.data autotune on" ablation turns it back on, to show the stall and its cost.
 """
 
 import dataclasses
-import itertools
+import json
+import math
+import os
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 
+import benchmark_torch
+import machine
 import numpy as np
+import roofline
 
-HIDDEN = (512, 256)
-LATENT = 2
-PIXELS = 784
-LEARNING_RATE = 1e-3
-ADAM_EPSILON = 1e-7  # Keras' default; PyTorch's is 1e-8, set to match.
+TORCH_SCRIPT = os.path.abspath(benchmark_torch.__file__)
+# The issue's target: keras_vae's first epoch at most this many steady ones.
+FIRST_EPOCH_TARGET = 1.5
+# Steady epochs this much slower than their contender's median are listed one by one.
+SLOW_EPOCH = 1.2
+# fit() returning later than this after its epoch ended is reported as a stall.
+LAG_REPORTED_SECONDS = 0.05
+
+
+@dataclasses.dataclass(frozen=True)
+class Variant:
+    """A keras_vae training variant: TrainConfig fields that differ from the defaults,
+    and tf.data's autotuner forced on or off in the training dataset (None: as
+    keras_vae's pipeline sets it)."""
+
+    train: dict = dataclasses.field(default_factory=dict)
+    autotune: bool | None = None
+
 
 # Each ablation turns one of keras_vae's defaults (TrainConfig's) off.
 ABLATIONS = {
-    "keras_vae": {},
-    "jit_compile on": {"jit_compile": "on"},
-    "per-example pipeline": {"input_pipeline": "per_example"},
-    "Keras Adam": {"fused_optimizer": False},
-    "steps_per_execution 1": {"steps_per_execution": 1},
+    "keras_vae": Variant(),
+    "tf.data autotune on": Variant(autotune=True),
+    "jit_compile on": Variant({"jit_compile": "on"}),
+    "per-example pipeline": Variant({"input_pipeline": "per_example"}),
+    "Keras Adam": Variant({"fused_optimizer": False}),
+    "steps_per_execution 1": Variant({"steps_per_execution": 1}),
     # What a straightforward Keras 3 fit does: XLA (Keras' "auto" on TensorFlow), a
     # per-example tf.data pipeline, one step per call and Keras' Adam.
-    "plain Keras fit": {
-        "jit_compile": "on",
-        "input_pipeline": "per_example",
-        "fused_optimizer": False,
-        "steps_per_execution": 1,
-    },
-}
-
-
-def layer_sizes():
-    """(inputs, outputs) of every dense layer, encoder then decoder."""
-    encoder = [*itertools.pairwise([PIXELS, *HIDDEN]), (HIDDEN[-1], LATENT), (HIDDEN[-1], LATENT)]
-    decoder = list(itertools.pairwise([LATENT, *HIDDEN[::-1], PIXELS]))
-    return encoder + decoder
-
-
-def training_flops_per_example():
-    """Matmul FLOPs of one training example: the forward pass, the weight gradients and
-    the input gradients of every layer but the first (the images need none)."""
-    forward = sum(2 * a * b for a, b in layer_sizes())
-    return 3 * forward - 2 * PIXELS * HIDDEN[0]
-
-
-@dataclasses.dataclass
-class Timing:
-    framework: str
-    variant: str
-    batch_size: int
-    epoch_seconds: list
-
-    def row(self, num_examples, flops_per_example, probe_gflops):
-        steady = statistics.median(self.epoch_seconds[1:])
-        examples_per_second = num_examples / steady
-        return {
-            "framework": self.framework,
-            "variant": self.variant,
-            "batch_size": self.batch_size,
-            "examples_per_second": examples_per_second,
-            # The fastest steady epoch: on a shared machine, the one least disturbed.
-            "best_examples_per_second": num_examples / min(self.epoch_seconds[1:]),
-            "first_epoch_seconds": self.epoch_seconds[0],
-            "steady_epoch_seconds": steady,
-            "first_epoch_ratio": self.epoch_seconds[0] / steady,
-            "roofline_fraction": examples_per_second * flops_per_example / (probe_gflops * 1e9),
-            "epoch_seconds": self.epoch_seconds,
+    "plain Keras fit": Variant(
+        {
+            "jit_compile": "on",
+            "input_pipeline": "per_example",
+            "fused_optimizer": False,
+            "steps_per_execution": 1,
         }
+    ),
+}
+TORCH_VARIANTS = ("eager", "torch.compile")
 
 
-def keras_trainer(images, batch_size, options, seed=0):
-    """A function that trains one more epoch of a fresh keras_vae model, as train does."""
-    import keras
+@dataclasses.dataclass(frozen=True)
+class Case:
+    """What is trained: a model at a batch size with an objective, on `examples` images."""
 
-    from keras_vae import config as config_lib
-    from keras_vae import pipeline, training
+    name: str
+    spec: roofline.ModelSpec
+    batch_size: int
+    objective: str = "elbo"
+    samples: int = 1
+    examples: int = 0
+    # The issue's targets: keras_vae against the faster PyTorch, and of the roofline.
+    torch_target: float | None = None
+    roofline_target: float | None = None
 
-    train = config_lib.TrainConfig(batch_size=batch_size, seed=seed, **options)
-    config = config_lib.Config(
-        model=config_lib.ModelConfig(latent_dims=LATENT, hidden_units=HIDDEN, likelihood="bernoulli"),
-        train=train,
-        model_dir="unused",
-    )
-    keras.utils.set_random_seed(seed)
-    model = training.build_model(config, images.shape[1:])
-    model.binarize_training_inputs = True
-    training.compile_model(model, train)
-    dataset = pipeline.training_dataset(images, batch_size, seed, train.input_pipeline)
+    def matmuls(self):
+        return roofline.training_matmuls(self.spec, self.batch_size, self.samples)
 
-    def epoch():
-        model.fit(dataset, epochs=1, verbose=0, shuffle=False)
+    def roofline_epoch_seconds(self, gflops):
+        # Steps of a full batch; the last, smaller batch is counted pro rata.
+        return self.examples / self.batch_size * roofline.roofline_seconds(self.matmuls(), gflops)
 
-    return epoch
+    def matmul_flops_per_example(self):
+        return sum(m.flops for m in self.matmuls()) / self.batch_size
 
 
-def torch_trainer(images, batch_size, compiled, seed=0):
-    """The same model, data handling and optimizer in PyTorch; one epoch per call."""
-    import torch
-    from torch import nn
+def with_autotune(dataset, enabled):
+    import tensorflow as tf
+    from absl import logging
 
-    torch.manual_seed(seed)
+    options = tf.data.Options()
+    options.autotune.enabled = enabled
+    # Overriding keras_vae's own setting is the point: not worth tf.data's warning.
+    verbosity = logging.get_verbosity()
+    logging.set_verbosity(logging.ERROR)
+    try:
+        return dataset.with_options(options)
+    finally:
+        logging.set_verbosity(verbosity)
 
-    class VAE(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.encoder = nn.Sequential(
-                nn.Linear(PIXELS, HIDDEN[0]), nn.ReLU(), nn.Linear(*HIDDEN), nn.ReLU()
-            )
-            self.mean = nn.Linear(HIDDEN[-1], LATENT)
-            self.log_variance = nn.Linear(HIDDEN[-1], LATENT)
-            self.decoder = nn.Sequential(
-                nn.Linear(LATENT, HIDDEN[1]),
-                nn.ReLU(),
-                nn.Linear(HIDDEN[1], HIDDEN[0]),
-                nn.ReLU(),
-                nn.Linear(HIDDEN[0], PIXELS),
-            )
 
-        def forward(self, x):
-            h = self.encoder(x)
-            mean, log_variance = self.mean(h), self.log_variance(h)
-            z = mean + torch.exp(0.5 * log_variance) * torch.randn_like(mean)
-            logits = self.decoder(z)
-            reconstruction = nn.functional.binary_cross_entropy_with_logits(
-                logits, x, reduction="none"
-            ).sum(-1)
-            kl = -0.5 * (1 + log_variance - mean.square() - log_variance.exp()).sum(-1)
-            return (reconstruction + kl).mean()
+class KerasContender:
+    """A keras_vae model trained as the train command trains it, one fit() per epoch."""
 
-    model = VAE()
-    optimizer = torch.optim.Adam(model.parameters(), lr=LEARNING_RATE, eps=ADAM_EPSILON)
+    framework = "keras_vae"
 
-    def step(x):
-        optimizer.zero_grad(set_to_none=True)
-        loss = model(x)
-        loss.backward()
-        optimizer.step()
-        return loss
+    def __init__(self, images, case, variant_name, seed=0):
+        import keras
 
-    step_fn = torch.compile(step) if compiled else step
-    stored = torch.from_numpy(images.reshape(len(images), -1))
-    generator = torch.Generator().manual_seed(seed)
+        from keras_vae import config as config_lib
+        from keras_vae import pipeline, training
 
-    def epoch():
-        order = torch.randperm(len(stored), generator=generator)
-        for start in range(0, len(stored), batch_size):
-            x = stored[order[start : start + batch_size]].float() / 255.0
-            step_fn(torch.bernoulli(x))
+        self.case, self.variant = case, variant_name
+        variant = ABLATIONS[variant_name]
+        spec = case.spec
+        train = config_lib.TrainConfig(batch_size=case.batch_size, seed=seed, **variant.train)
+        config = config_lib.Config(
+            model=config_lib.ModelConfig(
+                latent_dims=spec.latent,
+                hidden_units=spec.hidden,
+                activation=spec.activation,
+                likelihood="bernoulli",
+                objective=case.objective,
+                num_samples=case.samples,
+            ),
+            train=train,
+            model_dir="unused",
+        )
+        keras.utils.set_random_seed(seed)
+        self.model = training.build_model(config, images.shape[1:])
+        self.model.binarize_training_inputs = True
+        training.compile_model(self.model, train)
+        self.dataset = pipeline.training_dataset(
+            images, case.batch_size, seed, train.input_pipeline
+        )
+        if variant.autotune is not None:
+            self.dataset = with_autotune(self.dataset, variant.autotune)
+        ended = {}
 
-    return epoch
+        class EpochEnd(keras.callbacks.Callback):
+            def on_epoch_end(self, epoch, logs=None):
+                ended["at"] = time.perf_counter()
+
+        self._callbacks = [EpochEnd()]
+        self._ended = ended
+
+    def epoch(self):
+        """Trains one epoch; {"fit_return_seconds": time from the epoch's end to fit's return}."""
+        self.model.fit(self.dataset, epochs=1, verbose=0, shuffle=False, callbacks=self._callbacks)
+        return {"fit_return_seconds": time.perf_counter() - self._ended["at"]}
+
+    def kernel_shapes(self):
+        """Sorted (inputs, outputs) of the model's dense kernels (after the first epoch)."""
+        return sorted(
+            tuple(int(d) for d in v.shape)
+            for v in self.model.trainable_variables
+            if len(v.shape) == 2
+        )
+
+    def profile(self, logdir, steps):
+        """The ops of `steps` training steps of this model under TensorFlow's profiler."""
+        short = self.dataset.take(steps)
+        return roofline.profile_ops(
+            lambda: self.model.fit(short, epochs=1, verbose=0, shuffle=False), logdir
+        )
+
+
+class TorchWorker:
+    """The PyTorch process (benchmark_torch.py): one request, one reply at a time."""
+
+    def __init__(self, images, folder):
+        path = os.path.join(folder, "images.npy")
+        np.save(path, images)
+        self.log_path = os.path.join(folder, "torch_stderr.log")
+        self._log = open(self.log_path, "w")
+        self.process = subprocess.Popen(
+            [sys.executable, TORCH_SCRIPT, path],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._log,
+            text=True,
+        )
+
+    @property
+    def pid(self):
+        return self.process.pid
+
+    def request(self, **message):
+        self.process.stdin.write(json.dumps(message) + "\n")
+        self.process.stdin.flush()
+        for line in self.process.stdout:
+            if line.startswith(benchmark_torch.REPLY):
+                return json.loads(line[len(benchmark_torch.REPLY) :])
+        self._log.flush()
+        with open(self.log_path) as f:
+            tail = f.read()[-2000:]
+        raise RuntimeError(f"the PyTorch worker stopped; its last words:\n{tail}")
+
+    def close(self):
+        if self.process.poll() is None:
+            self.process.stdin.close()
+            self.process.wait(timeout=60)
+        self._log.close()
+
+
+class TorchContender:
+    framework = "torch"
+
+    def __init__(self, worker, case, variant_name):
+        self.case, self.variant, self.worker = case, variant_name, worker
+        self.key = f"{case.name}/{variant_name}"
+        worker.request(
+            build=self.key,
+            spec=str(case.spec),
+            batch_size=case.batch_size,
+            objective=case.objective,
+            samples=case.samples,
+            examples=case.examples,
+            compiled=variant_name == "torch.compile",
+        )
+
+    def epoch(self):
+        return {"worker_seconds": self.worker.request(epoch=self.key)["seconds"]}
 
 
 def torch_available():
-    try:
-        import torch  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    return machine.package_version("torch") is not None
 
 
-def matmul_gflops(m, k, n, repeats):
-    """GFLOP/s of an fp32 [m, k] x [k, n] matmul, one tf.function call per product."""
-    import tensorflow as tf
-
-    a, b = tf.random.normal([m, k]), tf.random.normal([k, n])
-    product = tf.function(lambda: tf.reduce_sum(tf.matmul(a, b)))
-    product().numpy()
-    start = time.perf_counter()
-    for _ in range(repeats):
-        product().numpy()
-    return 2 * m * k * n * repeats / (time.perf_counter() - start) / 1e9
-
-
-def matmul_probes(repeats=10):
-    """GFLOP/s of large fp32 matmuls: the biggest layer at batch 1024, and 2048^3."""
-    shapes = {"layer [1024,784]x[784,512]": (1024, PIXELS, HIDDEN[0]), "square 2048": (2048,) * 3}
-    return {name: matmul_gflops(*shape, repeats) for name, shape in shapes.items()}
-
-
-def small_batch_matmul_probes(batch_size, repeats=50):
-    """GFLOP/s of the biggest layer's matmuls at `batch_size` rows: the forward product
-    and the weight gradient, whose inner dimension is the batch."""
-    import tensorflow as tf
-
-    shapes = {
-        f"forward [{batch_size},784]x[784,512]": (batch_size, PIXELS, HIDDEN[0]),
-        f"weight gradient [784,{batch_size}]x[{batch_size},512]": (PIXELS, batch_size, HIDDEN[0]),
-    }
-    results = {}
-    for name, (m, k, n) in shapes.items():
-        a, b = tf.random.normal([m, k]), tf.random.normal([k, n])
-
-        @tf.function
-        def products(a=a, b=b):
-            total = tf.constant(0.0)
-            for _ in tf.range(repeats):
-                total += tf.reduce_sum(tf.matmul(a, b))
-            return total
-
-        products().numpy()
-        start = time.perf_counter()
-        products().numpy()
-        results[name] = 2 * m * k * n * repeats / (time.perf_counter() - start) / 1e9
-    return results
-
-
-# Op types by where their time goes, for the profile of one keras_vae epoch. The
-# names depend on the machine: oneDNN's kernels are _MklMatMul, _MklNativeFusedMatMul
-# and the like on AVX-512 CPUs, TensorFlow's MatMul and _FusedMatMul elsewhere; any
-# op type with "MatMul" in its name is a matmul.
-OPTIMIZER_OPS = ("ResourceApplyAdam",)
-GROUPS = ("matmul", "optimizer", "other")
-
-
-def op_group(op: str) -> str:
-    """'matmul', 'optimizer' or 'other' for a TensorFlow op type."""
-    if "matmul" in op.lower():
-        return "matmul"
-    return "optimizer" if op in OPTIMIZER_OPS else "other"
-
-
-def profile_epoch(epoch, logdir):
-    """Runs `epoch` under TensorFlow's profiler; the time per op type, summed over
-    TensorFlow's compute threads (ops on the two threads overlap, so the sum exceeds
-    the wall time), grouped into matmuls, the optimizer update and everything else."""
-    import collections
-    import glob
-
-    import tensorflow as tf
-    from tensorflow.tsl.profiler.protobuf import xplane_pb2
-
-    tf.profiler.experimental.start(logdir)
-    start = time.perf_counter()
-    epoch()
-    wall = time.perf_counter() - start
-    tf.profiler.experimental.stop()
-    space = xplane_pb2.XSpace()
-    with open(sorted(glob.glob(f"{logdir}/**/*.xplane.pb", recursive=True))[-1], "rb") as f:
-        space.ParseFromString(f.read())
-    seconds = collections.Counter()
-    for plane in space.planes:
-        names = {key: meta.name for key, meta in plane.event_metadata.items()}
-        for line in plane.lines:
-            if not line.name.startswith("tf_Compute"):
-                continue
-            for event in line.events:
-                op = names.get(event.metadata_id, "").split(":")[-1]
-                if op and op != "Process":  # "Process" spans a whole function call.
-                    seconds[op] += event.duration_ps / 1e12
-    # Every group is listed, with 0.0 where no op of it ran.
-    groups = dict.fromkeys(GROUPS, 0.0)
-    for op, t in seconds.items():
-        groups[op_group(op)] += t
+def spread(values):
+    """{"median", "min", "max", "q1", "q3"} of a list of numbers."""
+    values = sorted(values)
+    if len(values) >= 2:
+        q1, _, q3 = statistics.quantiles(values, n=4, method="inclusive")
+    else:
+        q1 = q3 = values[0]
     return {
-        "wall_seconds": wall,
-        "thread_seconds": groups,
-        "top_ops": dict(seconds.most_common(12)),
+        "median": statistics.median(values),
+        "min": values[0],
+        "max": values[-1],
+        "q1": q1,
+        "q3": q3,
     }
 
 
-def run(images, batch_sizes, variants, frameworks, repeats, profile_dir=None):
-    """Times every (framework, variant, batch size); returns rows and the probes."""
-    trainers = {}
-    for batch_size in batch_sizes:
-        if "keras_vae" in frameworks:
-            for name in variants:
-                trainers[("keras_vae", name, batch_size)] = keras_trainer(
-                    images, batch_size, ABLATIONS[name]
+def run(
+    images_by_examples,
+    cases,
+    variants_by_case,
+    torch_variants,
+    rounds,
+    probe_seconds=0.04,
+    profile_dir=None,
+    log=print,
+):
+    """Times every contender of every case; returns {"cases", "rows", "probes", ...}.
+
+    images_by_examples: {number of examples: uint8 images}, one entry per distinct
+    `Case.examples`. variants_by_case: {case name: keras_vae variant names}.
+    torch_variants: PyTorch variants to run (empty: none).
+    """
+    with tempfile.TemporaryDirectory(prefix="keras_vae_benchmark_") as folder:
+        worker = None
+        try:
+            if torch_variants:
+                worker = TorchWorker(images_by_examples[max(images_by_examples)], folder)
+                torch_versions = worker.request(versions=True)
+            else:
+                torch_versions = None
+            return _run(
+                images_by_examples,
+                cases,
+                variants_by_case,
+                torch_variants,
+                rounds,
+                probe_seconds,
+                profile_dir or os.path.join(folder, "profile"),
+                worker,
+                torch_versions,
+                log,
+            )
+        finally:
+            if worker is not None:
+                worker.close()
+
+
+def _run(
+    images_by_examples,
+    cases,
+    variants_by_case,
+    torch_variants,
+    rounds,
+    probe_seconds,
+    profile_dir,
+    worker,
+    torch_versions,
+    log,
+):
+    contenders = []
+    for case in cases:
+        images = images_by_examples[case.examples]
+        for name in variants_by_case[case.name]:
+            contenders.append(KerasContender(images, case, name))
+        for name in torch_variants:
+            contenders.append(TorchContender(worker, case, name))
+    probes = roofline.Probes(
+        [m.key for case in cases for m in case.matmuls()] + [roofline.REFERENCE.key],
+        seconds=probe_seconds,
+    )
+    counters = machine.Counters([worker.pid] if worker is not None else [])
+    epochs = {id(c): [] for c in contenders}
+    probe_rounds = []
+    total = 1 + rounds
+    for r in range(total):
+        started = time.perf_counter()
+        if r == 0:
+            probes.measure()  # Builds and calibrates every probe: not a measurement.
+        else:
+            probe_rounds.append(probes.measure())
+        shift = r % len(contenders)
+        for c in contenders[shift:] + contenders[:shift]:
+            a = counters.snapshot()
+            extra = c.epoch()
+            b = counters.snapshot()
+            epochs[id(c)].append({**counters.between(a, b), **extra})
+        label = "first epochs" if r == 0 else f"round {r} of {rounds}"
+        log(f"  {label}: {time.perf_counter() - started:.0f} s")
+    gflops = roofline.medians(probe_rounds)
+    rates = {key: v[0] for key, v in gflops.items()}
+    probe_kernels = probes.kernels(os.path.join(profile_dir, "probes"))
+    rows = [_row(c, epochs[id(c)], rates) for c in contenders]
+    summaries = [_case_summary(case, rows, gflops, rates) for case in cases]
+    for summary, case in zip(summaries, cases):
+        defaults = [c for c in contenders if c.case is case and c.variant == "keras_vae"]
+        if defaults:
+            c = defaults[0]
+            # A few steps: enough to see every kernel of a step, little to parse.
+            steps = min(math.ceil(case.examples / case.batch_size), 64)
+            summary["profile"] = c.profile(os.path.join(profile_dir, _slug(case.name)), steps)
+            kernels = c.kernel_shapes()
+            if kernels != case.spec.kernel_shapes():
+                summary["warning"] = (
+                    f"keras_vae's dense kernels {kernels} differ from the roofline's "
+                    f"{case.spec.kernel_shapes()}: the roofline counts other matmuls"
                 )
-        if "torch" in frameworks and torch_available():
-            trainers[("torch", "eager", batch_size)] = torch_trainer(images, batch_size, False)
-            trainers[("torch", "torch.compile", batch_size)] = torch_trainer(
-                images, batch_size, True
-            )
-    timings = {key: Timing(*key, epoch_seconds=[]) for key in trainers}
-    rounds = 1 + repeats  # The first epoch, then the steady ones.
-    probes = []
-    for _ in range(rounds):
-        probes.append(matmul_probes())
-        for key, epoch in trainers.items():
-            start = time.perf_counter()
-            epoch()
-            timings[key].epoch_seconds.append(time.perf_counter() - start)
-    probe = {name: statistics.median(p[name] for p in probes) for name in probes[0]}
-    gflops = max(probe.values())
-    flops = training_flops_per_example()
-    rows = [t.row(len(images), flops, gflops) for t in timings.values()]
-    small_batch = {b: small_batch_matmul_probes(b) for b in batch_sizes}
-    profiles = {}
-    if profile_dir and "keras_vae" in frameworks and "keras_vae" in variants:
-        for b in batch_sizes:
-            profiles[b] = profile_epoch(
-                trainers[("keras_vae", "keras_vae", b)], f"{profile_dir}/{b}"
-            )
     return {
-        "part": "train",
-        "model": f"{PIXELS}-{'-'.join(map(str, HIDDEN))}-{LATENT}",
-        "examples": len(images),
-        "repeats": repeats,
-        "flops_per_example": flops,
-        "matmul_probe_gflops": probe,
-        "roofline_gflops": gflops,
-        "roofline_examples_per_second": gflops * 1e9 / flops,
+        "rounds": rounds,
+        "cases": summaries,
         "rows": rows,
-        "batch_matmul_probe_gflops": small_batch,
-        "profiles": profiles,
+        "reference_gflops": gflops[roofline.REFERENCE.key],
+        "probe_kernels": probe_kernels,
+        "probe_rounds": [
+            {roofline.key_name(k): v for k, v in measured.items()} for measured in probe_rounds
+        ],
+        "torch": torch_versions,
     }
 
 
-def print_table(result):
-    print(
-        f"training: {result['model']}, {result['examples']} examples, median of "
-        f"{result['repeats']} steady epochs; {result['flops_per_example'] / 1e6:.2f} MFLOP "
-        f"per example"
+def _slug(name):
+    return "".join(ch if ch.isalnum() else "_" for ch in name)
+
+
+def _row(contender, epochs, rates):
+    case = contender.case
+    seconds = [e["seconds"] for e in epochs]
+    steady = seconds[1:]
+    roofline_s = case.roofline_epoch_seconds(rates)
+    s = spread(steady)
+    lags = [e["fit_return_seconds"] for e in epochs if "fit_return_seconds" in e]
+    return {
+        "case": case.name,
+        "model": str(case.spec),
+        "batch_size": case.batch_size,
+        "objective": case.objective,
+        "samples": case.samples,
+        "examples": case.examples,
+        "framework": contender.framework,
+        "variant": contender.variant,
+        "epoch_seconds": seconds,
+        "first_epoch_seconds": seconds[0],
+        "steady_epoch_seconds": s,
+        "first_epoch_ratio": seconds[0] / s["median"],
+        "examples_per_second": {
+            "median": case.examples / s["median"],
+            "min": case.examples / s["max"],
+            "max": case.examples / s["min"],
+        },
+        "roofline_epoch_seconds": roofline_s,
+        "roofline_fraction": {
+            "median": roofline_s / s["median"],
+            "min": roofline_s / s["max"],
+            "max": roofline_s / s["min"],
+        },
+        "matmul_gflops_achieved": (
+            case.matmul_flops_per_example() * case.examples / s["median"] / 1e9
+        ),
+        "steady_disturbance": machine.summed(epochs[1:]),
+        "fit_return_seconds_max": max(lags[1:]) if len(lags) > 1 else None,
+        "stalled_epochs": sum(lag > LAG_REPORTED_SECONDS for lag in lags[1:]),
+        "epochs": epochs,
+    }
+
+
+def _case_summary(case, rows, gflops, rates):
+    matmuls = case.matmuls()
+    step = roofline.roofline_seconds(matmuls, rates)
+    summary = {
+        "case": case.name,
+        "model": str(case.spec),
+        "batch_size": case.batch_size,
+        "objective": case.objective,
+        "samples": case.samples,
+        "examples": case.examples,
+        "matmul_flops_per_example": case.matmul_flops_per_example(),
+        "roofline_step_seconds": step,
+        "roofline_examples_per_second": case.batch_size / step,
+        "roofline_target": case.roofline_target,
+        "torch_target": case.torch_target,
+        "matmuls": [
+            {
+                "layer": m.layer,
+                "kind": m.kind,
+                "shape": str(m),
+                "flops": m.flops,
+                "rows": m.rows,
+                "gflops": gflops[m.key][0],
+                "gflops_min": gflops[m.key][1],
+                "gflops_max": gflops[m.key][2],
+                "roofline_share": m.flops / (rates[m.key] * 1e9) / step,
+            }
+            for m in matmuls
+        ],
+    }
+    ours = defaults_row(rows, case.name)
+    rivals = [r for r in rows if r["case"] == case.name and r["framework"] == "torch"]
+    if ours and rivals:
+        against = {}
+        for rival in rivals:
+            # Paired by round: the two epochs of a round ran minutes apart at most.
+            per_round = [
+                t / k for k, t in zip(ours["epoch_seconds"][1:], rival["epoch_seconds"][1:])
+            ]
+            against[rival["variant"]] = {
+                "examples_per_second": rival["examples_per_second"]["median"],
+                "ratio_of_medians": rival["steady_epoch_seconds"]["median"]
+                / ours["steady_epoch_seconds"]["median"],
+                "per_round": per_round,
+                "per_round_min": min(per_round),
+                "per_round_max": max(per_round),
+            }
+        best = max(rivals, key=lambda r: r["examples_per_second"]["median"])["variant"]
+        summary["against_torch"] = {"faster_torch": best, "by_variant": against}
+    return summary
+
+
+# --- Tables.
+
+
+def fmt_range(v, fmt):
+    return f"{fmt(v['median'])} [{fmt(v['min'])}-{fmt(v['max'])}]"
+
+
+def fmt_thousands(x):
+    return f"{x:,.0f}"
+
+
+def fmt_seconds(x):
+    # Three significant figures or so, whether an epoch takes 0.05 s or 300 s.
+    return f"{x:.0f}" if x >= 100 else f"{x:.1f}" if x >= 10 else f"{x:.2f}"
+
+
+def fmt_percent(x):
+    return f"{x:.0%}"
+
+
+def _is_defaults(row):
+    return row["framework"] == "keras_vae" and row["variant"] == "keras_vae"
+
+
+def defaults_row(rows, case_name):
+    """The row of keras_vae's defaults in case `case_name`, or None."""
+    return next((r for r in rows if r["case"] == case_name and _is_defaults(r)), None)
+
+
+def _first_epoch_verdict(row):
+    if not _is_defaults(row):
+        return ""
+    return " (met)" if row["first_epoch_ratio"] <= FIRST_EPOCH_TARGET else " (not met)"
+
+
+def target_verdict(value, target):
+    if value >= target:
+        return "met"
+    return f"not met (short by {1 - value / target:.0%})"
+
+
+def print_tables(result, out=print):
+    """Markdown tables of a `run` result, ready for results/benchmark.md."""
+    rows = result["rows"]
+    out(f"\n### Training: median [min-max] over {result['rounds']} alternating rounds\n")
+    out(
+        "| case | model | framework | variant | examples/s | steady epoch (s) | first epoch "
+        "| first / steady | roofline fraction |"
     )
-    probes = ", ".join(f"{k} {v:.0f}" for k, v in result["matmul_probe_gflops"].items())
-    print(
-        f"matmul probes (GFLOP/s): {probes} -> roofline "
-        f"{result['roofline_examples_per_second']:,.0f} examples/s"
+    out("|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        out(
+            f"| {r['case']} | {r['model']} | {r['framework']} | {r['variant']} | "
+            f"{fmt_range(r['examples_per_second'], fmt_thousands)} | "
+            f"{fmt_range(r['steady_epoch_seconds'], fmt_seconds)} | "
+            f"{fmt_seconds(r['first_epoch_seconds'])} s | "
+            f"{r['first_epoch_ratio']:.2f}x{_first_epoch_verdict(r)} | "
+            f"{fmt_range(r['roofline_fraction'], fmt_percent)} |"
+        )
+    out(
+        f"\nTarget: keras_vae's first epoch <= {FIRST_EPOCH_TARGET}x its steady median "
+        "(marked on its rows). The roofline of the PyTorch rows is TensorFlow's too."
     )
-    for b, p in result["batch_matmul_probe_gflops"].items():
-        print(f"batch {b} matmuls (GFLOP/s): " + ", ".join(f"{k} {v:.0f}" for k, v in p.items()))
-    for b, p in result["profiles"].items():
+    compared = [c for c in result["cases"] if "against_torch" in c]
+    if compared:
+        out("\n### keras_vae (defaults) against PyTorch, same run\n")
+        out(
+            "| case | model | keras_vae examples/s | PyTorch eager | torch.compile | ratio to the "
+            "faster (of medians) | per-round ratios [min-max] | target |"
+        )
+        out("|---|---|---|---|---|---|---|---|")
+        for c in compared:
+            ours = defaults_row(rows, c["case"])
+            by = c["against_torch"]["by_variant"]
+            faster = c["against_torch"]["faster_torch"]
+            best = by[faster]
+            cells = [
+                fmt_thousands(by[v]["examples_per_second"]) if v in by else "-"
+                for v in TORCH_VARIANTS
+            ]
+            target = c["torch_target"]
+            status = ""
+            if target:
+                status = f">= {target}x: {target_verdict(best['ratio_of_medians'], target)}"
+            out(
+                f"| {c['case']} | {c['model']} | "
+                f"{fmt_thousands(ours['examples_per_second']['median'])} | "
+                f"{cells[0]} | {cells[1]} | "
+                f"{best['ratio_of_medians']:.2f}x ({faster}) | "
+                f"{best['per_round_min']:.2f}x-{best['per_round_max']:.2f}x | {status} |"
+            )
+    out("\n### Matmul roofline on each case's own shapes (TensorFlow's kernels, this run)\n")
+    reference = dict(zip(("median", "min", "max"), result["reference_gflops"]))
+    out(
+        f"The probes ran {', '.join(result['probe_kernels']) or 'no kernel seen'}; for "
+        f"reference, [2048,2048] x [2048,2048] ran at {fmt_range(reference, fmt_thousands)} "
+        "GFLOP/s.\n"
+    )
+    out(
+        "| case | model | matmul MFLOP per example | roofline examples/s | keras_vae (defaults) "
+        "fraction | target |"
+    )
+    out("|---|---|---|---|---|---|")
+    for c in result["cases"]:
+        ours = defaults_row(rows, c["case"])
+        target = c["roofline_target"]
+        status = ""
+        if target and ours:
+            fraction = ours["roofline_fraction"]["median"]
+            status = f">= {target:.0%}: {target_verdict(fraction, target)}"
+        out(
+            f"| {c['case']} | {c['model']} | {c['matmul_flops_per_example'] / 1e6:.2f} | "
+            f"{fmt_thousands(c['roofline_examples_per_second'])} | "
+            f"{fmt_range(ours['roofline_fraction'], fmt_percent) if ours else '-'} | {status} |"
+        )
+    out("\nGFLOP/s of each matmul (median over the rounds) and its share of the roofline time:\n")
+    out("| case | layer | rows | forward | weight gradient | input gradient | share |")
+    out("|---|---|---|---|---|---|---|")
+    for c in result["cases"]:
+        layers = {}
+        for m in c["matmuls"]:
+            layers.setdefault(m["layer"], {})[m["kind"]] = m
+        for layer, kinds in layers.items():
+            cells = [
+                f"{kinds[k]['gflops']:.0f}" if k in kinds else "-"
+                for k in ("forward", "weight gradient", "input gradient")
+            ]
+            share = sum(m["roofline_share"] for m in kinds.values())
+            out(
+                f"| {c['case']} | {layer} | {kinds['forward']['rows']} | {' | '.join(cells)} "
+                f"| {share:.0%} |"
+            )
+    print_disturbances(result, out)
+    profiled = [c for c in result["cases"] if "profile" in c]
+    if profiled:
+        out("\n### TensorFlow kernels in a profile of a few keras_vae steps\n")
+    for c in profiled:
+        p = c["profile"]
         busy = sum(p["thread_seconds"].values()) or 1.0
-        shares = ", ".join(f"{k} {v / busy:.0%}" for k, v in sorted(p["thread_seconds"].items()))
-        print(
-            f"profile of a keras_vae epoch at batch {b}: {p['wall_seconds']:.1f} s wall, "
-            f"{busy:.1f} s of op time on TensorFlow's threads: {shares}"
-        )
-    print(
-        "| framework | variant | batch | examples/s (median epoch) | best epoch | roofline "
-        "| first epoch / steady |"
+        shares = ", ".join(f"{k} {v / busy:.0%}" for k, v in p["thread_seconds"].items())
+        kernels = ", ".join(f"{k} ({n})" for k, n in p["matmul_kernels"].items()) or "none seen"
+        out(f"- {c['case']}: {kernels}; op time on TensorFlow's threads: {shares}")
+    for c in result["cases"]:
+        if "warning" in c:
+            out(f"\nWARNING {c['case']}: {c['warning']}")
+
+
+def _number(x, fmt="{:.1f}"):
+    return "n/a" if x is None else fmt.format(x)
+
+
+def _disturbance_cells(d):
+    return (
+        f"{_number(d.get('others_cpu_seconds'))} | {_number(d.get('niced_cpu_seconds'))} | "
+        f"{_number(d.get('steal_seconds'))} | "
+        f"{_number(d.get('throttled_periods'), '{:.0f}')}, "
+        f"{_number(d.get('throttled_seconds'))} | {_number(d.get('cpu_wait_seconds'))}"
     )
-    print("|---|---|---|---|---|---|---|")
+
+
+def print_disturbances(result, out=print):
+    """What else happened during the steady epochs, per contender, and each slow epoch
+    on its own: the evidence that a slow epoch was the machine's doing (throttling,
+    steal, other processes) or ours (fit() returning late, nothing else running)."""
+    out("\n### Disturbances during the steady epochs (sums over the rounds)\n")
+    out(
+        "| case | framework | variant | other processes' CPU-s | of which niced | steal s "
+        "| cgroup throttled (periods, s) | CPU wait s | fit() return after epoch end, max |"
+    )
+    out("|---|---|---|---|---|---|---|---|---|")
     for r in result["rows"]:
-        print(
-            f"| {r['framework']} | {r['variant']} | {r['batch_size']} | "
-            f"{r['examples_per_second']:,.0f} | {r['best_examples_per_second']:,.0f} | "
-            f"{r['roofline_fraction']:.0%} | "
-            f"{r['first_epoch_seconds']:.1f} s / {r['steady_epoch_seconds']:.1f} s "
-            f"= {r['first_epoch_ratio']:.1f}x |"
+        lag = r["fit_return_seconds_max"]
+        lag_text = "-" if lag is None else f"{lag:.2f} s"
+        if r["stalled_epochs"]:
+            lag_text += (
+                f" ({r['stalled_epochs']} of {len(r['epochs']) - 1} over {LAG_REPORTED_SECONDS} s)"
+            )
+        out(
+            f"| {r['case']} | {r['framework']} | {r['variant']} | "
+            f"{_disturbance_cells(r['steady_disturbance'])} | {lag_text} |"
         )
-
-
-def load_images(folder, limit):
-    """Fashion-MNIST's training images as uint8 [N, 28, 28], the first `limit` if > 0."""
-    from keras_vae import idx
-
-    images, _ = idx.load_split(folder, "train")
-    return np.ascontiguousarray(images[:limit] if limit > 0 else images)
+    slow = [
+        (r, i, e)
+        for r in result["rows"]
+        for i, e in enumerate(r["epochs"][1:], start=1)
+        if e["seconds"] > SLOW_EPOCH * r["steady_epoch_seconds"]["median"]
+    ]
+    if not slow:
+        return
+    out(
+        f"\nSteady epochs slower than {SLOW_EPOCH}x their contender's median, with what ran "
+        "meanwhile:\n"
+    )
+    out(
+        "| case | framework | variant | round | epoch (s) | median (s) | other processes' CPU-s "
+        "| of which niced | steal s | cgroup throttled (periods, s) | CPU wait s "
+        "| fit() return after epoch end |"
+    )
+    out("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for r, i, e in slow:
+        lag = e.get("fit_return_seconds")
+        out(
+            f"| {r['case']} | {r['framework']} | {r['variant']} | {i} | "
+            f"{fmt_seconds(e['seconds'])} | {fmt_seconds(r['steady_epoch_seconds']['median'])} | "
+            f"{_disturbance_cells(e)} | {'-' if lag is None else f'{lag:.2f} s'} |"
+        )

@@ -55,11 +55,12 @@ READERS = max(2, os.cpu_count() or 2)
 def _fixed_buffers(dataset: tf.data.Dataset) -> tf.data.Dataset:
     """`dataset` with tf.data's autotuner off.
 
-    The autotuner's thread sleeps in periods that double from 10 ms, and deleting an
-    iterator (Keras makes and deletes one per epoch) waited for the current period to
-    end: epochs stretched to the next multiple of 2.56 s (the 5.13 s and 10.26 s epochs
-    of results/benchmark.md; at batch 20, one epoch in three, with the CPUs idle for the
-    last second). Our pipelines are a gather per batch, or a file read, and need no tuning.
+    The autotuner's thread wakes 10 * (2^n - 1) ms after an iterator's first batch, and
+    deleting an iterator (Keras releases one per epoch) waited for its next wake-up:
+    epochs ended at 0.31, 0.63, ..., 2.55, 5.11 or 10.23 s (the fixed-length epochs of
+    results/benchmark.md; at batch 20, one epoch in three, with the CPUs idle for its
+    last second). Our pipelines are a gather per batch, or a file read, and need no
+    tuning.
     """
     options = tf.data.Options()
     options.autotune.enabled = False
