@@ -63,8 +63,9 @@ class VAE(keras.Model):
             log-likelihood includes the Jacobian, -sum(log scale)). None: raw = modelled.
         product_likelihood: in inference (`seeded_log_weights`: the evaluation, the
             SavedModel's log_weights and score), a Bernoulli log-likelihood with one
-            logarithm per 112 pixels (`objectives.bernoulli_log_likelihood_by_products`),
-            about twice as fast, the same numbers to ~1e-6; False: one log1p per pixel.
+            logarithm per 112 pixels (`objectives.bernoulli_log_likelihood_by_products`):
+            a third less time for that pass (experiments/microbench_likelihood.py), the
+            same numbers to ~1e-6. False: one log1p per pixel.
     """
 
     def __init__(

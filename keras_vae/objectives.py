@@ -54,7 +54,7 @@ def bernoulli_log_likelihood_by_products(x, logits, chunk=PRODUCT_CHUNK):
     product: sum_j log(1 + e^-|l_j|) = log prod_j (1 + e^-|l_j|). The exp per pixel
     stays; the log per pixel becomes a multiply. On a CPU whose matmuls are fast this
     pass over the decoder's [k * batch, pixels] output is what the k = 5000 evaluation
-    waits for, and it takes half the time (experiments/benchmark.py). The rounding of
+    waits for, and it takes a third less time (experiments/microbench_likelihood.py). The rounding of
     1 + e^-|l| and of the product costs at most ~1e-7 relative per factor: below 1e-4
     nats for a 784-pixel image. For inference only: the product's gradient divides by it.
     """
