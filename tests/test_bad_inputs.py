@@ -386,7 +386,7 @@ COMMANDS = [
     ),
     _train(
         "train-into-an-unfinished-run-with-other-settings",
-        ["--dataset=mnist_sample", "--model_dir={partial_run}"],
+        ["--dataset=mnist_sample", "--likelihood=bernoulli", "--model_dir={partial_run}"],
         "holds an unfinished run with other settings (data.dataset:",
         ["partial_run"],
     ),
