@@ -52,7 +52,6 @@ Bad flags are answered in one line, before TensorFlow is imported.
 import json
 import math
 import os
-import re
 import sys
 import tempfile
 import time
@@ -221,35 +220,15 @@ def plan():
     return p
 
 
-# TensorFlow's C++ start-up lines, which TF_CPP_MIN_LOG_LEVEL does not reach.
-_START_UP_NOISE = re.compile(
-    r"^(WARNING: All log messages before absl::InitializeLog\(\)"
-    r"|[IWE]\d{4} [\d:. ]+\d+ \S+\.cc:\d+\]"
-    r"|To enable the following instructions: )"
-)
-
-
 def import_tensorflow_quietly():
-    """Imports TensorFlow and keras_vae with the C++ start-up chatter filtered out of
-    stderr (it is written to file descriptor 2, which sys.stderr cannot filter)."""
+    """Imports TensorFlow and keras_vae as the commands do (cli.import_module_quietly:
+    the C++ start-up chatter filtered out of stderr)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as capture:
-        os.dup2(capture.fileno(), 2)
-        try:
-            import tensorflow as tf
+    from keras_vae import cli
 
-            tf.config.list_physical_devices()  # Where cuInit is tried, and fails without GPU.
-            import keras_vae.training  # noqa: F401
-        finally:
-            sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)
-            capture.seek(0)
-            for line in capture.read().decode(errors="replace").splitlines():
-                if line.strip() and not _START_UP_NOISE.match(line):
-                    sys.stderr.write(line + "\n")
+    cli.import_module_quietly("keras_vae.training")
+    import tensorflow as tf
+
     tf.get_logger().setLevel("ERROR")  # The probes' many one-off traces warn otherwise.
 
 
