@@ -431,8 +431,7 @@ def data_values(data: config_lib.DataConfig) -> str:
         rows, _, _ = tables.read(data.dataset[len(config_lib.CSV_PREFIX) :], data.label_column)
         return "binary" if is_binary(rows) else "real"
     if kind == "npz":
-        arrays, _, _ = load_raw(data)
-        train = arrays["train"][0]
+        train = npz.read(data.dataset[len(config_lib.NPZ_PREFIX) :])["train"][0]
         if is_binary(train):
             return "binary"
         if train.dtype == np.uint8 or (train.min() >= 0 and train.max() <= 1):

@@ -18,6 +18,12 @@ from matplotlib.figure import Figure
 from keras_vae import latent
 
 
+def is_picture(example_shape) -> bool:
+    """Whether examples of this shape are drawn: grey [H, W] or colour [H, W, 3] images."""
+    shape = tuple(example_shape)
+    return len(shape) == 2 or (len(shape) == 3 and shape[2] == 3)
+
+
 def image_grid(images: np.ndarray, cols: int, pad: int = 1) -> np.ndarray:
     """Tiles images [N, H, W] (or colour [N, H, W, 3]) row by row into one
     [rows*(H+pad)-pad, cols*(W+pad)-pad] image (with the colour axis, if any).

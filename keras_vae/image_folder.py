@@ -92,6 +92,27 @@ def _image_files(folder: str) -> list[str]:
     ]
 
 
+def files_under(folder: str) -> list[str]:
+    """The PNG and JPEG files in `folder` and its subfolders, in sorted order."""
+    files = []
+    for root, dirs, names in os.walk(folder):
+        dirs.sort()
+        files += [os.path.join(root, n) for n in sorted(names) if n.lower().endswith(EXTENSIONS)]
+    return files
+
+
+def header(path: str) -> tuple[tuple[int, int], str]:
+    """((height, width), Pillow mode) of an image file, from its header alone."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            width, height = image.size
+            return (height, width), image.mode
+    except (OSError, UnidentifiedImageError, ValueError) as e:
+        raise DataError(f"{path} is not a readable PNG or JPEG image ({e})") from None
+
+
 def list_images(folder: str) -> tuple[list[str], np.ndarray | None, tuple[str, ...]]:
     """(file paths, labels or None, class names): class subfolders give labels."""
     if not os.path.isdir(folder):
@@ -112,12 +133,7 @@ def list_images(folder: str) -> tuple[list[str], np.ndarray | None, tuple[str, .
         return top, None, ()
     paths, labels = [], []
     for label, name in enumerate(classes):
-        files = []
-        for root, dirs, names in os.walk(os.path.join(folder, name)):
-            dirs.sort()
-            files += [
-                os.path.join(root, n) for n in sorted(names) if n.lower().endswith(EXTENSIONS)
-            ]
+        files = files_under(os.path.join(folder, name))
         if not files:
             raise DataError(f"class folder {os.path.join(folder, name)} holds no PNG or JPEG files")
         paths += files
@@ -133,19 +149,12 @@ def read(
     Every file's header is read: a file that is not an image is named, and so are
     mixed sizes without `image_size` (to resize to). Grey if every image is grey.
     """
-    from PIL import Image, UnidentifiedImageError
-
     paths, labels, classes = list_images(folder)
     sizes, grey = {}, True
     digest = hashlib.sha256()
     for path in paths:
-        try:
-            with Image.open(path) as image:
-                width, height = image.size
-                mode = image.mode
-        except (OSError, UnidentifiedImageError, ValueError) as e:
-            raise DataError(f"{path} is not a readable PNG or JPEG image ({e})") from None
-        sizes.setdefault((height, width), path)
+        size, mode = header(path)
+        sizes.setdefault(size, path)
         grey = grey and mode in GREY_MODES
         relative = os.path.relpath(path, folder)
         digest.update(f"{relative}\0{os.path.getsize(path)}\0".encode())

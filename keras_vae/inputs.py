@@ -20,7 +20,7 @@ import zipfile
 import numpy as np
 
 from keras_vae import data as data_lib
-from keras_vae import image_folder, tables
+from keras_vae import image_folder, npz, tables
 from keras_vae.errors import DataError
 
 
@@ -73,7 +73,8 @@ def read(path: str, image_shape, run_source: dict | None) -> Examples:
 
 
 def _read_table(path: str, run_source: dict):
-    rows, labels, columns = tables.read(path, None)
+    # The label column, where the file has it, gives labels and is checked as in training.
+    rows, labels, columns = tables.read(path, run_source.get("label_column"), label_required=False)
     wanted = run_source.get("columns") or columns
     missing = [c for c in wanted if c not in columns]
     if missing:
@@ -81,12 +82,6 @@ def _read_table(path: str, run_source: dict):
             f"input {path} has no column {missing[0]!r}, which the model takes (its columns: "
             f"{', '.join(wanted)})"
         )
-    label_column = run_source.get("label_column")
-    if label_column in columns:
-        labels = rows[:, columns.index(label_column)]
-        if not np.all(labels == np.round(labels)) or labels.min() < 0:
-            raise DataError(f"input {path}: column {label_column!r} must hold integer labels >= 0")
-        labels = labels.astype(np.int64)
     rows = rows[:, [columns.index(c) for c in wanted]]
     # The header is line 1, so example i is on line i + 2 (blank lines aside).
     return rows, labels, [str(i) for i in range(len(rows))]
@@ -98,26 +93,16 @@ def _read_arrays(path: str):
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
         raise DataError(f"input {path} is not a readable numpy file ({e})") from None
     if isinstance(contents, np.ndarray):
-        x, y = contents, None
-    else:
-        name = next((n for n in ("x", "x_test") if n in contents.files), None)
-        if name is None:
-            raise DataError(f"input {path} has no array x or x_test (it has: {contents.files})")
-        x = contents[name]
-        label_name = "y" if name == "x" else "y_test"
-        y = contents[label_name] if label_name in contents.files else None
-    if x.dtype != np.uint8:
-        if not np.issubdtype(x.dtype, np.number):
-            raise DataError(f"input {path} holds {x.dtype} values, not numbers")
-        x = x.astype(np.float32)
-        if not np.all(np.isfinite(x)):
-            raise DataError(f"input {path} holds NaN or infinite values")
-    if y is not None:
-        y = np.asarray(y)
-        if y.shape != (len(x),) or not np.all(y == np.round(y)) or y.min() < 0:
-            raise DataError(f"input {path}: labels must be one integer >= 0 per example")
-        y = y.astype(np.int64)
-    return x, y
+        return npz.examples(contents, "the array", path), None
+    name = next((n for n in ("x", "x_test") if n in contents.files), None)
+    if name is None:
+        raise DataError(f"input {path} has no array x or x_test (it has: {contents.files})")
+    # The same checks as training's npz files (keras_vae/npz.py).
+    x = npz.examples(contents[name], name, path)
+    label_name = "y" if name == "x" else "y_test"
+    if label_name not in contents.files:
+        return x, None
+    return x, npz.labels(contents[label_name], len(x), label_name, path)
 
 
 def _read_images(folder: str, image_shape: tuple, run_source: dict):
@@ -128,25 +113,12 @@ def _read_images(folder: str, image_shape: tuple, run_source: dict):
         )
     size = image_shape[:2]
     channels = 1 if len(image_shape) == 2 else 3
-    paths = []
-    for root, dirs, files in os.walk(folder):
-        dirs.sort()
-        paths += [
-            os.path.join(root, n)
-            for n in sorted(files)
-            if n.lower().endswith(image_folder.EXTENSIONS)
-        ]
+    paths = image_folder.files_under(folder)
     if not paths:
         raise DataError(f"input folder {folder} holds no PNG or JPEG files")
     resize = run_source.get("resize_to") is not None
-    from PIL import Image, UnidentifiedImageError
-
     for path in paths:
-        try:
-            with Image.open(path) as image:
-                width, height = image.size
-        except (OSError, UnidentifiedImageError, ValueError) as e:
-            raise DataError(f"{path} is not a readable PNG or JPEG image ({e})") from None
+        (height, width), _ = image_folder.header(path)
         if (height, width) != size and not resize:
             raise DataError(
                 f"{path} is {height}x{width}, but the model takes {size[0]}x{size[1]} images "

@@ -23,6 +23,30 @@ def _array(contents, name: str, path: str) -> np.ndarray:
         raise DataError(f"{path}: array {name} cannot be read ({e})") from None
 
 
+def examples(x: np.ndarray, name: str, path: str) -> np.ndarray:
+    """Array `name` of file `path` as examples [N, ...]: uint8 kept, other numbers float32;
+    DataError for values that are not numbers, NaN or infinite, or no examples."""
+    if x.dtype != np.uint8:
+        if not np.issubdtype(x.dtype, np.floating) and not np.issubdtype(x.dtype, np.integer):
+            raise DataError(f"{path}: {name} holds {x.dtype} values, not numbers")
+        x = x.astype(np.float32)
+        if not np.all(np.isfinite(x)):
+            bad = int(np.count_nonzero(~np.isfinite(x)))
+            raise DataError(f"{path}: {name} holds {bad} NaN or infinite values")
+    if x.ndim < 2 or len(x) == 0:
+        raise DataError(f"{path}: {name} must be [N, ...] with N > 0, got shape {x.shape}")
+    return x
+
+
+def labels(y: np.ndarray, count: int, name: str, path: str) -> np.ndarray:
+    """Array `name` of file `path` as int64 labels, one per example; DataError otherwise."""
+    if y.shape != (count,):
+        raise DataError(f"{path}: {name} has shape {y.shape}, expected ({count},) (one per x)")
+    if not np.all(np.asarray(y) == np.round(np.asarray(y, np.float64))) or np.min(y) < 0:
+        raise DataError(f"{path}: {name} must hold integer labels >= 0")
+    return np.asarray(y).astype(np.int64)
+
+
 def read(path: str) -> dict:
     """{split: (x, y or None)} for the splits the file holds; DataError names a problem."""
     try:
@@ -43,26 +67,10 @@ def read(path: str) -> dict:
     for split in SPLITS:
         if f"x_{split}" not in contents.files:
             continue
-        x = _array(contents, f"x_{split}", path)
-        if x.dtype != np.uint8:
-            if not np.issubdtype(x.dtype, np.floating) and not np.issubdtype(x.dtype, np.integer):
-                raise DataError(f"{path}: x_{split} holds {x.dtype} values, not numbers")
-            x = x.astype(np.float32)
-            if not np.all(np.isfinite(x)):
-                bad = int(np.count_nonzero(~np.isfinite(x)))
-                raise DataError(f"{path}: x_{split} holds {bad} NaN or infinite values")
-        if x.ndim < 2 or len(x) == 0:
-            raise DataError(f"{path}: x_{split} must be [N, ...] with N > 0, got shape {x.shape}")
+        x = examples(_array(contents, f"x_{split}", path), f"x_{split}", path)
         y = None
         if any(labelled):
-            y = _array(contents, f"y_{split}", path)
-            if y.shape != (len(x),):
-                raise DataError(
-                    f"{path}: y_{split} has shape {y.shape}, expected ({len(x)},) (one per x)"
-                )
-            if not np.all(np.asarray(y) == np.round(np.asarray(y, np.float64))) or np.min(y) < 0:
-                raise DataError(f"{path}: y_{split} must hold integer labels >= 0")
-            y = np.asarray(y).astype(np.int64)
+            y = labels(_array(contents, f"y_{split}", path), len(x), f"y_{split}", path)
         splits[split] = (x, y)
     shapes = {split: x.shape[1:] for split, (x, _) in splits.items()}
     if len(set(shapes.values())) > 1:

@@ -17,8 +17,13 @@ import numpy as np
 from keras_vae.errors import DataError
 
 
-def read(path: str, label_column: str | None = None) -> tuple[np.ndarray, np.ndarray | None, list]:
-    """(rows float32 [N, D], labels int64 [N] or None, the D modelled column names)."""
+def read(
+    path: str, label_column: str | None = None, label_required: bool = True
+) -> tuple[np.ndarray, np.ndarray | None, list]:
+    """(rows float32 [N, D], labels int64 [N] or None, the D modelled column names).
+
+    label_required=False: a file without `label_column` is read unlabelled (new rows
+    to score may come without their labels)."""
     try:
         with open(path, newline="", encoding="utf-8") as f:
             lines = list(csv.reader(f))
@@ -35,6 +40,8 @@ def read(path: str, label_column: str | None = None) -> tuple[np.ndarray, np.nda
         raise DataError(f"{path}: the header row must name every column once, got {header}")
     if len(lines) == 1:
         raise DataError(f"{path} has a header row but no rows of data")
+    if label_column is not None and label_column not in header and not label_required:
+        label_column = None
     if label_column is not None and label_column not in header:
         raise DataError(
             f"{path} has no column {label_column!r} for the labels (it has: {', '.join(header)})"

@@ -285,13 +285,6 @@ def grey_images(splits: data_lib.DataSplits) -> bool:
     return len(splits.image_shape) == 2
 
 
-def pictures(splits: data_lib.DataSplits) -> bool:
-    """Whether the examples are grey [H, W] or colour [H, W, 3] images, which the figures
-    draw; vectors train and export alike, without figures."""
-    shape = splits.image_shape
-    return len(shape) == 2 or (len(shape) == 3 and shape[2] == 3)
-
-
 def _image_summaries(train: config_lib.TrainConfig, splits, logs: str) -> list:
     if not grey_images(splits):
         return []
@@ -518,7 +511,7 @@ def _train_and_evaluate(config, splits, strategy, path, chief, extra_callbacks) 
         lambda tmp: export.export_saved_model(model, tmp, record),
         os.path.join(path, model_dir.SAVED_MODEL),
     )
-    if pictures(splits):
+    if figures.is_picture(splits.image_shape):
         write_figures(model, splits, os.path.join(path, model_dir.FIGURES), train.seed)
     # Every run is projected; vectors without a sprite, as they are not pictures.
     projected = data_lib.unit_floats(splits.test_images[:NUM_PROJECTOR_POINTS])
@@ -531,7 +524,7 @@ def _train_and_evaluate(config, splits, strategy, path, chief, extra_callbacks) 
         ),
         splits.test_labels[:NUM_PROJECTOR_POINTS],
         splits.class_names,
-        projected if pictures(splits) else None,
+        projected if figures.is_picture(splits.image_shape) else None,
         max_points=NUM_PROJECTOR_POINTS,
     )
     # Last: metrics.json marks the run finished, and then the backup is no longer needed.

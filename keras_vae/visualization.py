@@ -71,7 +71,7 @@ def draw(c: VisualizeConfig, model, data: LabelledImages, print_fn=print) -> dic
         towards = class_index(c.towards, data.class_names, labels)
         away = class_index(c.away_from, data.class_names, labels)
     drawn = [name for name in FIGURES if data.labelled or name != "arithmetic.png"]
-    if not figures_draw(images.shape[1:]):
+    if not figures.is_picture(images.shape[1:]):
         drawn = ["encodings.png"]
     if len(images) < 2:
         raise DataError(f"the {c.split} split has {len(images)} images; the figures need 2")
@@ -85,7 +85,7 @@ def draw(c: VisualizeConfig, model, data: LabelledImages, print_fn=print) -> dic
 
     shown = slice(0, c.max_encodings)
     notes.update(_save_encodings(out("encodings.png"), c, mean[shown], labels[shown], data))
-    if not figures_draw(images.shape[1:]):
+    if not figures.is_picture(images.shape[1:]):
         notes["skipped"] = (
             f"the examples are of shape {tuple(images.shape[1:])}, not grey [H, W] or colour "
             "[H, W, 3] images: only the encodings are drawn (reconstructions, samples, the "
@@ -144,12 +144,6 @@ def draw(c: VisualizeConfig, model, data: LabelledImages, print_fn=print) -> dic
         notes["arithmetic"] = "not drawn: the data has no labels to take class means of"
 
     return _report(c, drawn, images, data, notes, out, print_fn)
-
-
-def figures_draw(example_shape) -> bool:
-    """Whether examples of this shape are pictures: grey [H, W] or colour [H, W, 3]."""
-    shape = tuple(example_shape)
-    return len(shape) == 2 or (len(shape) == 3 and shape[2] == 3)
 
 
 def _report(c, drawn, images, data, notes, out, print_fn) -> dict:
