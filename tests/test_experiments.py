@@ -426,6 +426,10 @@ def test_a_run_is_collected_into_a_results_row_and_its_table(trained_run, tmp_pa
     with open(os.path.join(out, "progress.json")) as f:
         progress = json.load(f)
     assert progress["finished"] and progress["epochs"] == 3
+    with open(os.path.join(out, "train_curve.json")) as f:
+        curve = json.load(f)
+    assert [point["epoch"] for point in curve] == [1, 2, 3]
+    assert all(point["elbo"] < 0 for point in curve)  # Binary MNIST: log p(x) < 0.
     assert "--row" not in progress["command"] and "--objective=elbo" in progress["command"]
     line = next(
         line
