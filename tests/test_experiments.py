@@ -439,6 +439,34 @@ def test_a_run_is_collected_into_a_results_row_and_its_table(trained_run, tmp_pa
     assert "86.76" in line and "| 3 (3,280) |" in line
 
 
+def test_kingma_welling_figure_plots_samples_evaluated_and_names_rows_not_run(tmp_path):
+    sys.path.insert(0, os.path.join(REPO, "experiments"))
+    try:
+        import kingma_welling_figure
+    finally:
+        sys.path.pop(0)
+    row = tmp_path / "results" / "kw_frey_z2"
+    row.mkdir(parents=True)
+    (row / "config.json").write_text(json.dumps({"data_source": {"num_train": 1681}}))
+    (row / "train_curve.json").write_text(
+        json.dumps([{"epoch": e, "elbo": 500.0 + e} for e in (1, 2, 3)])
+    )
+    (row / "nll_curve.json").write_text(
+        json.dumps([{"epoch": 2, "nll": -480.0, "num_importance_samples": 1}])
+    )
+    curves = kingma_welling_figure.row_curves(str(row))
+    assert curves["train"] == ([1681, 3362, 5043], [501.0, 502.0, 503.0])
+    assert curves["test"] == ([3362], [480.0])  # The k = 1 "NLL" is minus the bound.
+    out = tmp_path / "fig2.png"
+    result = _run_script(
+        "kingma_welling_figure.py", f"--results={tmp_path / 'results'}", f"--out={out}"
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert out.stat().st_size > 1000
+    not_run = result.stdout.strip().split("not run yet: ")[1].split(", ")
+    assert "kw_frey_z2" not in not_run and len(not_run) == 8
+
+
 def test_grey_likelihoods_draws_each_likelihood_and_labels_its_numbers(tmp_path):
     folder = _write_synthetic_folder(tmp_path / "idx", train=120, test=40)
     out = tmp_path / "out"
