@@ -166,6 +166,16 @@ ROWS = {
         "Burda et al. 2015, appendix", "IWAE k=50, static MNIST", 87.10, 3280, 20,
         _burda(_STATIC, "iwae", 50), pythae=_PYTHAE,
     ),
+    # Our own recipe: the paper's VAE, the same data and evaluation, trained for less
+    # wall time: batches of 100 (more examples/s on a CPU, a fifth of the steps), twice
+    # the learning rate falling to 0 on a cosine over 1,000 epochs, and a KL warm-up.
+    "recipe_vae_b100": Row(
+        "Burda et al. 2015, Table 1 (the VAE's number, our schedule)",
+        "VAE k=1, dynamic MNIST, batch 100, cosine", 86.76, 3280, 20,
+        _burda(_DYNAMIC, "elbo", 1, batch_size=100, learning_rate=2e-3,
+               learning_rate_schedule="cosine", epochs=1000, kl_warmup_epochs=20,
+               curve_every_epochs=20),
+    ),
     # Burda et al. 2015, Table 1, two stochastic layers: 784-100-100-(z1 100)-50-50-(z2 50).
     **{f"burda2_{name}": Row(
         "Burda et al. 2015, Table 1", f"{what}, 2 layers, dynamic MNIST", reference, 3280, 20,

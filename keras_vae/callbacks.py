@@ -31,19 +31,21 @@ class ObjectiveSchedule(keras.callbacks.Callback):
         capacity_epochs: int = 0,
         learning_rate: float | None = None,
         learning_rate_schedule: str = "constant",
+        epochs: int | None = None,
     ):
         super().__init__()
         self.kl_warmup_epochs = kl_warmup_epochs
         self.capacity_epochs = capacity_epochs
         self.learning_rate = learning_rate
         self.learning_rate_schedule = learning_rate_schedule
+        self.epochs = epochs
 
     def on_epoch_begin(self, epoch, logs=None):
         model = self.model
         if self.learning_rate_schedule != "constant":
             model.optimizer.learning_rate.assign(
                 learning_rates.learning_rate_at(
-                    epoch, self.learning_rate, self.learning_rate_schedule
+                    epoch, self.learning_rate, self.learning_rate_schedule, self.epochs
                 )
             )
         model.kl_weight.assign(objectives.kl_weight_at(epoch, model.beta, self.kl_warmup_epochs))

@@ -279,8 +279,9 @@ class TrainConfig:
     )
     learning_rate_schedule: str = option(
         "constant",
-        "constant, or burda: 3^i epochs at learning_rate * 10^(-i/7) for i = 0..7 (3,280 "
-        "epochs; Burda et al. 2015; keras_vae/learning_rates.py).",
+        "constant; burda: 3^i epochs at learning_rate * 10^(-i/7) for i = 0..7 (3,280 "
+        "epochs; Burda et al. 2015); cosine: learning_rate * (1 + cos(pi * e / epochs)) / 2 "
+        "in epoch e (keras_vae/learning_rates.py).",
         choices=LEARNING_RATE_SCHEDULES,
     )
     adam_epsilon: float = option(

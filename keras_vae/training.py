@@ -439,6 +439,7 @@ def _train_and_evaluate(config, splits, strategy, path, chief, extra_callbacks) 
             train.capacity_epochs,
             train.learning_rate,
             train.learning_rate_schedule,
+            train.epochs,
         ),
         summary,
         checkpoints,

@@ -300,7 +300,7 @@ def test_tf_config_names_the_task():
         (lambda: config_lib.DataConfig(binarize="sometimes"), "binarize"),
         (lambda: config_lib.DataConfig(dataset="cifar100"), "cifar100"),
         (lambda: TrainConfig(batch_size=0), "batch_size"),
-        (lambda: TrainConfig(learning_rate_schedule="cosine"), "learning_rate_schedule"),
+        (lambda: TrainConfig(learning_rate_schedule="linear"), "learning_rate_schedule"),
         (
             lambda: Config(
                 model=ModelConfig(objective="iwae"), train=TrainConfig(kl_warmup_epochs=2)

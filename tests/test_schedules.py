@@ -145,7 +145,18 @@ def test_burda_schedule_is_3_to_the_i_epochs_at_ten_to_the_minus_i_over_7():
     assert learning_rates.learning_rate_at(17, 3e-4, "constant") == 3e-4
 
 
-def test_the_training_callback_sets_the_scheduled_learning_rate(tmp_path):
+def test_cosine_schedule_falls_from_the_base_rate_to_zero_over_the_run():
+    rates = [learning_rates.learning_rate_at(e, 2e-3, "cosine", 4) for e in range(6)]
+    # cos(pi * e / 4) for e = 0..4: 1, 1/sqrt 2, 0, -1/sqrt 2, -1; past the run it stays 0.
+    half = 0.5**0.5
+    expected = [2e-3, 1e-3 * (1 + half), 1e-3, 1e-3 * (1 - half), 0.0, 0.0]
+    np.testing.assert_allclose(rates, expected, rtol=1e-12, atol=1e-18)
+    with pytest.raises(ValueError, match="needs the run's epochs"):
+        learning_rates.learning_rate_at(0, 1e-3, "cosine")
+
+
+@pytest.mark.parametrize("schedule", ["burda", "cosine"])
+def test_the_training_callback_sets_the_scheduled_learning_rate(tmp_path, schedule):
     folder = _write_synthetic_folder(tmp_path / "idx")
     seen = []
 
@@ -157,14 +168,14 @@ def test_the_training_callback_sets_the_scheduled_learning_rate(tmp_path):
         tmp_path / "run",
         f"idx:{folder}",
         epochs=5,
-        learning_rate_schedule="burda",
+        learning_rate_schedule=schedule,
         curve_every_epochs=2,
         curve_importance_samples=7,
         curve_examples=10,
     )
     training.train_and_evaluate(config, callbacks=(Record(),))
     np.testing.assert_allclose(
-        seen, [learning_rates.learning_rate_at(e, 1e-3, "burda") for e in range(5)], rtol=1e-6
+        seen, [learning_rates.learning_rate_at(e, 1e-3, schedule, 5) for e in range(5)], rtol=1e-6
     )
     curve = json.loads((tmp_path / "run" / "nll_curve.json").read_text())
     assert [p["epoch"] for p in curve] == [2, 4, 5]
