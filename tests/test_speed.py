@@ -1,5 +1,6 @@
 """The speed options change the speed only: pipelines, fused Adam, XLA, steps per call."""
 
+import collections
 import dataclasses
 
 import keras
@@ -169,6 +170,17 @@ def test_fused_adam_matches_keras_adam_step_by_step():
         rng.normal(size=(5, 3))  # The same gradients for the second optimizer.
     np.testing.assert_allclose(results[1], results[0], rtol=1e-5, atol=1e-5)
     assert not np.allclose(results[0], start)
+
+
+def test_fused_adam_computes_its_scalars_once_per_step_not_once_per_variable():
+    variables = [keras.Variable(np.ones(shape, np.float32)) for shape in [(3, 2), (2,), (4,)]]
+    gradients = [tf.ones(v.shape) for v in variables]
+    optimizer = optimizers.FusedAdam(0.1)
+    optimizer.build(variables)
+    graph = tf.function(lambda: optimizer.apply(gradients, variables)).get_concrete_function()
+    ops_of = collections.Counter(op.type for op in graph.graph.get_operations())
+    assert ops_of["ResourceApplyAdam"] == 3
+    assert ops_of["Pow"] == 2  # beta_1^t and beta_2^t, shared by the three variables.
 
 
 def test_fused_adam_is_registered_for_checkpoints():
