@@ -212,7 +212,9 @@ flags.DEFINE_string("runs", None, "The folder that holds the rows' runs (RUNS/RO
 flags.DEFINE_bool("run", False, "Run the row's command (resuming a started run).")
 flags.DEFINE_bool("collect", False, "Copy the row's run so far into results/papers/ROW.")
 flags.DEFINE_bool("table", False, "Print the results table from results/papers.")
-flags.DEFINE_bool("cost", False, "Time each row's training step; project its epoch and schedule.")
+flags.DEFINE_bool(
+    "cost", False, "Time each row's training step; project its epoch and its schedule."
+)
 flags.DEFINE_integer("cost_steps", 300, "Training steps per row and round of --cost.")
 flags.DEFINE_integer("cost_rounds", 3, "Alternating rounds of --cost (the median is reported).")
 FLAGS = flags.FLAGS
@@ -309,10 +311,18 @@ def _model_config(row_flags: dict):
     return config_lib.ModelConfig(**values)
 
 
+# Images trained on per epoch, and their shape, by data set (the splits of the rows).
+_TRAIN_IMAGES = {"mnist": 59_000, "binarized_mnist": 50_000, "frey_face": 1_681}
+_IMAGE_SHAPES = {"mnist": (28, 28), "binarized_mnist": (28, 28), "frey_face": (28, 20)}
+
+
 def cost(steps: int, rounds: int) -> str:
-    """Times `steps` training steps of each Burda et al. row's model, in alternating rounds, on random
-    binary batches; returns a table of the median step and the projected epoch (60,000 or
-    50,000 training images) and schedule. A ratio to the VAE holds on a busy machine."""
+    """Times `steps` training steps of every row's model at its batch size, in
+    alternating rounds, on random batches (binary for a Bernoulli, grey levels for a
+    Gaussian); returns a table of the median step and the projected epoch and schedule
+    (the row's epochs). A ratio to the VAE holds on a busy machine. The steps alone:
+    each epoch's validation, curve points and checkpoint come on top, which is most of
+    a Frey Face epoch (17 steps)."""
     import time
 
     import numpy as np
@@ -320,35 +330,59 @@ def cost(steps: int, rounds: int) -> str:
     from keras_vae import config as config_lib
     from keras_vae import training
 
-    rows = {name: row for name, row in ROWS.items() if row.flags["batch_size"] == 20}
-    models = {}
-    for name, row in rows.items():
-        model_config = _model_config(row.flags)
-        config = config_lib.Config(model=model_config, train=config_lib.TrainConfig())
-        model = training.build_model(config, (28, 28))
-        training.compile_model(model, config_lib.TrainConfig(adam_epsilon=1e-4), steps=steps)
+    rng = np.random.default_rng(0)
+    models, batches = {}, {}
+    for name, row in ROWS.items():
+        train = config_lib.TrainConfig(adam_epsilon=1e-4)
+        config = config_lib.Config(model=_model_config(row.flags), train=train)
+        shape = _IMAGE_SHAPES[row.flags["dataset"]]
+        model = training.build_model(config, shape)
+        training.compile_model(model, train, steps=steps)
         models[name] = model
-    batch = ROWS["burda_vae_k1"].flags["batch_size"]
-    images = (np.random.default_rng(0).random((steps * batch, 28, 28)) < 0.13).astype("float32")
-    seconds = {name: [] for name in rows}
-    for name, model in models.items():  # Warm-up: tracing and the first steps.
-        model.fit(images, batch_size=batch, epochs=1, verbose=0, shuffle=False)
+        size = (steps * row.flags["batch_size"], *shape)
+        batches[name] = (
+            rng.random(size).astype("float32")
+            if row.flags["likelihood"] == "gaussian"
+            else (rng.random(size) < 0.13).astype("float32")
+        )
+
+    def one_pass(name):
+        models[name].fit(
+            batches[name], batch_size=ROWS[name].flags["batch_size"], epochs=1, verbose=0,
+            shuffle=False,
+        )  # fmt: skip
+
+    for name in models:  # Warm-up: tracing and the first steps.
+        one_pass(name)
+    seconds = {name: [] for name in models}
     for _ in range(rounds):
-        for name, model in models.items():
+        for name in models:
             start = time.perf_counter()
-            model.fit(images, batch_size=batch, epochs=1, verbose=0, shuffle=False)
+            one_pass(name)
             seconds[name].append((time.perf_counter() - start) / steps)
-    lines = ["| row | step (ms) | to the VAE | epoch | paper's schedule |", "|---|---|---|---|---|"]
-    base = statistics.median(seconds["burda_vae_k1"])
-    for name, row in rows.items():
+    lines = [
+        "| row | batch | step (ms) | epoch | to the VAE's epoch | the row's schedule |",
+        "|---|---|---|---|---|---|",
+    ]
+    base = None
+    for name, row in ROWS.items():
         step = statistics.median(seconds[name])
-        train_images = 50_000 if row.flags["dataset"] == "binarized_mnist" else 59_000
-        epoch = step * train_images / batch
+        epoch = step * _TRAIN_IMAGES[row.flags["dataset"]] / row.flags["batch_size"]
+        base = base or epoch  # The first row is Burda et al.'s VAE.
         lines.append(
-            f"| {name} | {step * 1e3:.2f} | {step / base:.1f}x | {epoch:.0f} s | "
-            f"{epoch * row.paper_epochs / 3600:.0f} h |"
+            f"| {name} | {row.flags['batch_size']} | {step * 1e3:.2f} | {_duration(epoch)} | "
+            f"{epoch / base:.2f}x | {row.flags['epochs']:,} epochs, "
+            f"{_duration(epoch * row.flags['epochs'])} |"
         )
     return "\n".join(lines)
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.1f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.0f} h"
 
 
 def _read(path: str):
