@@ -61,11 +61,12 @@ class VAE(keras.Model):
             model of standardized data (tables): the model takes raw examples, models
             (x - mean) / scale, and reports log p(x) and E[x|z] on the raw scale (the
             log-likelihood includes the Jacobian, -sum(log scale)). None: raw = modelled.
-        product_likelihood: in inference (`seeded_log_weights`: the evaluation, the
-            SavedModel's log_weights and score), a Bernoulli log-likelihood with one
-            logarithm per 112 pixels (`objectives.bernoulli_log_likelihood_by_products`):
-            a third less time for that pass (experiments/microbench_likelihood.py), the
-            same numbers to ~1e-6. False: one log1p per pixel.
+        product_likelihood: a Bernoulli log-likelihood with one logarithm per 112
+            pixels, whose gradient reuses its exps
+            (`objectives.bernoulli_log_likelihood_by_products`), in training and
+            inference: the same numbers to ~1e-6, that pass a third faster
+            (experiments/microbench_likelihood.py,
+            experiments/microbench_training_likelihood.py). False: softplus per pixel.
     """
 
     def __init__(
@@ -335,7 +336,8 @@ class VAE(keras.Model):
             noise: [k, B, noise_dims] standard-normal draws, k samples per image: z1's
                 (latent_dims), then, with two stochastic layers, z2's (top_latent_dims).
             fused_likelihood: compute log p(x|z) in its own XLA cluster; for inference
-                only (see keras_vae/export.py), training keeps the plain graph.
+                (see keras_vae/export.py): in a training step XLA's fusion was no faster
+                (experiments/microbench_training_likelihood.py).
             labels: [B] integer labels, for a conditional model (then log p(x|y)).
 
         Returns {"log_weights": [k, B], "log_likelihood": [k, B], "mean": [B, L],
@@ -366,12 +368,12 @@ class VAE(keras.Model):
         params = self.decoder(self.with_labels(flat_z, labels, copies=samples))
         params = {k: ops.reshape(v, (samples, batch, self.pixels)) for k, v in params.items()}
         likelihood = objectives.log_likelihood
-        products = False
         if fused_likelihood:
             likelihood = tf.function(likelihood, jit_compile=True)
-            products = self.product_likelihood
         # x broadcasts over the k samples: no copy of the images per sample.
-        log_likelihood = likelihood(x[None], params, self.fixed_log_variance, products)
+        log_likelihood = likelihood(
+            x[None], params, self.fixed_log_variance, self.product_likelihood
+        )
         if self.input_scale is not None:
             log_likelihood = log_likelihood + self._log_jacobian()
         return {

@@ -52,24 +52,41 @@ def bernoulli_log_likelihood_by_products(x, logits, chunk=PRODUCT_CHUNK):
 
     softplus(l) = max(l, 0) + log(1 + e^-|l|), and a sum of logs is the log of a
     product: sum_j log(1 + e^-|l_j|) = log prod_j (1 + e^-|l_j|). The exp per pixel
-    stays; the log per pixel becomes a multiply. On a CPU whose matmuls are fast this
-    pass over the decoder's [k * batch, pixels] output is what the k = 5000 evaluation
-    waits for, and it takes a third less time (experiments/microbench_likelihood.py). The rounding of
-    1 + e^-|l| and of the product costs at most ~1e-7 relative per factor: below 1e-4
-    nats for a 784-pixel image. For inference only: the product's gradient divides by it.
+    stays; the log per pixel becomes a multiply. The gradient, x - sigmoid(l), reuses
+    that exp (sigmoid(l) is 1 / (1 + e^-|l|) for l >= 0 and e^-|l| / (1 + e^-|l|) below),
+    so a training step computes one exp and one division per pixel where softplus and
+    its gradient cost two exps, a log and a division. The logits' decoder output is
+    the largest array of an IWAE step and of the k = 5000 evaluation, and this pass
+    over it is where a fast-matmul CPU waits (experiments/microbench_likelihood.py,
+    experiments/microbench_training_likelihood.py). The rounding of 1 + e^-|l| and of
+    the product costs at most ~1e-7 relative per factor: below 1e-4 nats for a
+    784-pixel image. `x` is data: it gets no gradient.
     """
     pixels = logits.shape[-1]
     if pixels is None:
         raise ValueError("bernoulli_log_likelihood_by_products needs the pixel count known")
-    linear = ops.sum(x * logits - ops.relu(logits), axis=-1)
-    factors = 1.0 + ops.exp(-ops.abs(logits))
     padded = -(-pixels // chunk) * chunk
-    if padded != pixels:  # Factors of 1 fill the last chunk.
-        pad = [[0, 0]] * (len(logits.shape) - 1) + [[0, padded - pixels]]
-        factors = ops.pad(factors, pad, constant_values=1.0)
-    factors = ops.reshape(factors, (-1, padded // chunk, chunk))
-    logs = ops.sum(ops.log(ops.prod(factors, axis=-1)), axis=-1)
-    return linear - ops.reshape(logs, ops.shape(linear))
+
+    @ops.custom_gradient
+    def by_products(logits):
+        exp_minus_abs = ops.exp(-ops.abs(logits))
+        factors = 1.0 + exp_minus_abs
+        linear = ops.sum(x * logits - ops.relu(logits), axis=-1)
+        chunks = factors
+        if padded != pixels:  # Factors of 1 fill the last chunk.
+            pad = [[0, 0]] * (len(logits.shape) - 1) + [[0, padded - pixels]]
+            chunks = ops.pad(factors, pad, constant_values=1.0)
+        chunks = ops.reshape(chunks, (-1, padded // chunk, chunk))
+        logs = ops.sum(ops.log(ops.prod(chunks, axis=-1)), axis=-1)
+
+        def gradient(*args, upstream=None):
+            upstream = args[0] if upstream is None else upstream
+            sigmoid = ops.where(logits >= 0, 1.0, exp_minus_abs) / factors
+            return ops.expand_dims(upstream, -1) * (x - sigmoid)
+
+        return linear - ops.reshape(logs, ops.shape(linear)), gradient
+
+    return by_products(logits)
 
 
 def gaussian_log_likelihood(x, mean, log_variance):
@@ -131,7 +148,7 @@ def log_likelihood(x, params, fixed_log_variance=0.0, products=False):
     {"logits"}: Bernoulli; {"cb_logits"}: continuous Bernoulli; {"mean", "log_variance"}:
     Gaussian with learned variance; {"mean"}: Gaussian whose log-variance is
     `fixed_log_variance` for every pixel. `products`: the Bernoulli's by products
-    (`bernoulli_log_likelihood_by_products`; inference only).
+    (`bernoulli_log_likelihood_by_products`, the same numbers to rounding, faster).
     """
     if "logits" in params:
         if products:

@@ -352,3 +352,26 @@ def test_the_bernoulli_log_likelihood_by_products_is_the_sum_of_its_terms(pixels
     assert by_products.shape == (3, 4)
     np.testing.assert_allclose(by_products, exact, rtol=2e-6, atol=2e-4)
     np.testing.assert_allclose(by_terms, exact, rtol=2e-6, atol=2e-4)
+
+
+@pytest.mark.parametrize("pixels", [784, 113])
+def test_the_gradient_of_the_likelihood_by_products_is_x_minus_sigmoid(pixels):
+    # Its custom gradient against numpy's x - sigmoid(l), times the upstream gradient of
+    # each (sample, image), for logits far in both tails and at 0; x gets none.
+    import tensorflow as tf
+
+    rng = np.random.default_rng(pixels)
+    logits = (rng.standard_normal((3, 4, pixels)) * 15).astype(np.float32)
+    logits[0, 0, :3] = [-60.0, 60.0, 0.0]
+    x = tf.constant((rng.random((1, 4, pixels)) < 0.3).astype(np.float32))
+    upstream = rng.standard_normal((3, 4)).astype(np.float32)
+    variable = tf.Variable(logits)
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(x)
+        value = objectives.bernoulli_log_likelihood_by_products(x, variable)
+        weighted = tf.reduce_sum(value * upstream)
+    got = tape.gradient(weighted, variable).numpy()
+    sigmoid = 1.0 / (1.0 + np.exp(-logits.astype(np.float64)))
+    expected = upstream[..., None] * (x.numpy() - sigmoid)
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+    assert tape.gradient(weighted, x) is None

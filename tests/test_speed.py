@@ -105,6 +105,7 @@ def _loss_curve(images, epochs=3, mixed_precision=False, **speed):
         {"input_pipeline": "per_example"},
         {"fused_optimizer": False},
         {"steps_per_execution": 1},
+        {"product_likelihood": False},
     ],
     ids=lambda option: next(iter(option)),
 )
