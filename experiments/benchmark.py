@@ -89,7 +89,11 @@ flags.DEFINE_list(
 flags.DEFINE_list("iwae_k", ["5", "50"], "IWAE training cases: samples k (empty: none).")
 flags.DEFINE_integer("iwae_batch_size", 20, "Batch size of the IWAE cases.")
 flags.DEFINE_string("iwae_model", "784-200-200-50/tanh", "The IWAE cases' model.")
-flags.DEFINE_list("iwae_variants", ["keras_vae"], "keras_vae variants of the IWAE cases.")
+flags.DEFINE_list(
+    "iwae_variants",
+    ["keras_vae", "softplus likelihood"],
+    "keras_vae variants of the IWAE cases.",
+)
 flags.DEFINE_list("frameworks", ["keras_vae", "torch"], "keras_vae and/or torch.")
 flags.DEFINE_list(
     "torch_variants", list(benchmark_training.TORCH_VARIANTS), "eager, torch.compile."

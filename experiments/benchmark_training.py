@@ -69,6 +69,7 @@ ABLATIONS = {
     "per-example pipeline": Variant({"input_pipeline": "per_example"}),
     "Keras Adam": Variant({"fused_optimizer": False}),
     "steps_per_execution 1": Variant({"steps_per_execution": 1}),
+    "softplus likelihood": Variant({"product_likelihood": False}),
     # What a straightforward Keras 3 fit does: XLA (Keras' "auto" on TensorFlow), a
     # per-example tf.data pipeline, one step per call and Keras' Adam.
     "plain Keras fit": Variant(

@@ -149,6 +149,7 @@ def test_benchmark_train_tiny(tmp_path):
         ("batch 32", "keras_vae"),
         ("batch 32", "tf.data autotune on"),
         ("IWAE k=3", "keras_vae"),
+        ("IWAE k=3", "softplus likelihood"),
     ]
     for row in report["rows"]:
         assert len(row["epoch_seconds"]) == 3 and row["examples_per_second"]["median"] > 0
