@@ -25,10 +25,6 @@ PANELS = (
 )
 PAPER_SAMPLES = (1e5, 1e8)  # The paper's x axis, for both data sets.
 
-flags.DEFINE_string("results", os.path.join(REPO, "results", "papers"), "Collected rows.")
-flags.DEFINE_string("out", None, "The figure (.png).", required=True)
-FLAGS = flags.FLAGS
-
 
 def _read(path):
     if not os.path.isfile(path):
@@ -105,9 +101,13 @@ def draw(results: str, out: str) -> list[str]:
 
 def main(argv):
     del argv
-    missing = draw(FLAGS.results, FLAGS.out)
-    print(f"wrote {FLAGS.out}" + (f"; not run yet: {', '.join(missing)}" if missing else ""))
+    results, out = flags.FLAGS.results, flags.FLAGS.out
+    missing = draw(results, out)
+    print(f"wrote {out}" + (f"; not run yet: {', '.join(missing)}" if missing else ""))
 
 
 if __name__ == "__main__":
+    # Defined here, not on import: tests import row_curves beside other scripts' flags.
+    flags.DEFINE_string("results", os.path.join(REPO, "results", "papers"), "Collected rows.")
+    flags.DEFINE_string("out", None, "The figure (.png).", required=True)
     app.run(main)
