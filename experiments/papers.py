@@ -234,8 +234,10 @@ def _progress(run: str) -> dict:
             done = json.load(f)
         seconds = done.get("epoch_seconds", [])
         return {"finished": True, "epochs": len(seconds), "epoch_seconds": seconds}
-    backups = sorted(os.listdir(os.path.join(run, "backup")))
-    with open(os.path.join(run, "backup", backups[-1], "state.json")) as f:
+    from keras_vae import backup
+
+    # A run in progress may be writing its next backup (epoch-NNNN.tmp) meanwhile.
+    with open(os.path.join(backup.newest(os.path.join(run, "backup")), "state.json")) as f:
         state = json.load(f)
     seconds = state["callbacks"].get("epoch_seconds", [])
     return {"finished": False, "epochs": state["epoch"], "epoch_seconds": seconds}

@@ -66,6 +66,12 @@ def _epoch_folders(folder: str) -> list[str]:
     return sorted(names, key=lambda n: int(_EPOCH_FOLDER.fullmatch(n).group(1)))
 
 
+def newest(folder: str) -> str | None:
+    """The path of the newest complete backup in `folder` (never one being written), or None."""
+    names = _epoch_folders(folder)
+    return os.path.join(folder, names[-1]) if names else None
+
+
 def latest_epoch(folder: str) -> int:
     """The number of epochs the newest backup in `folder` completed; 0 if there is none."""
     names = _epoch_folders(folder)

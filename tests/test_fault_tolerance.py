@@ -235,3 +235,11 @@ def test_checkpoints_load_in_safe_mode(tmp_path):
     (tmp_path / "text.keras").write_text("not a zip")
     with pytest.raises(ModelDirError, match="not a .keras file"):
         keras_vae.load_checkpoint(str(tmp_path / "text.keras"))
+
+
+def test_the_newest_backup_is_never_one_being_written(tmp_path):
+    for name in ("epoch-0002", "epoch-0010", "epoch-0011.tmp", "notes"):
+        (tmp_path / name).mkdir()
+    assert backup.newest(str(tmp_path)) == str(tmp_path / "epoch-0010")
+    assert backup.latest_epoch(str(tmp_path)) == 10
+    assert backup.newest(str(tmp_path / "absent")) is None
