@@ -80,7 +80,7 @@ def draw(results: str, out: str) -> list[str]:
             curves = row_curves(os.path.join(results, name))
             if curves is None:
                 missing.append(name)
-                axis.text(0.5, 0.5, "not run yet", ha="center", transform=axis.transAxes)
+                axis.text(0.5, 0.5, "not collected yet", ha="center", transform=axis.transAxes)
                 continue
             axis.plot(*curves["train"], color="tab:blue", linewidth=0.8, label="AEVB (train)")
             axis.plot(*curves["test"], color="tab:red", linewidth=0.8, label="AEVB (test)")
@@ -103,7 +103,7 @@ def main(argv):
     del argv
     results, out = flags.FLAGS.results, flags.FLAGS.out
     missing = draw(results, out)
-    print(f"wrote {out}" + (f"; not run yet: {', '.join(missing)}" if missing else ""))
+    print(f"wrote {out}" + (f"; not collected yet: {', '.join(missing)}" if missing else ""))
 
 
 if __name__ == "__main__":

@@ -421,7 +421,7 @@ def table(results: str = RESULTS) -> str:
         elif progress:
             ours = "running"
         else:
-            ours = "not run yet"
+            ours = "not collected yet"
         epochs = f"{progress['epochs']:,}" if progress else "0"
         hours = f"{progress['training_seconds'] / 3600:.1f} h" if progress else "-"
         saved = os.path.join(folder, "saved_model")

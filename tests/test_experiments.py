@@ -464,7 +464,7 @@ def test_kingma_welling_figure_plots_samples_evaluated_and_names_rows_not_run(tm
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert out.stat().st_size > 1000
-    not_run = result.stdout.strip().split("not run yet: ")[1].split(", ")
+    not_run = result.stdout.strip().split("not collected yet: ")[1].split(", ")
     assert "kw_frey_z2" not in not_run and len(not_run) == 8
 
 
