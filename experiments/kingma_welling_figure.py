@@ -34,8 +34,8 @@ def _read(path):
 
 
 def row_curves(folder: str) -> dict | None:
-    """{"train": (samples, bounds), "test": (samples, bounds), "num_train"} of a
-    collected row, or None when it has no curves yet."""
+    """{"train": (samples, bounds), "test": (samples, bounds)} of a collected row,
+    or None when it has no curves yet."""
     config = _read(os.path.join(folder, "config.json"))
     train = _read(os.path.join(folder, "train_curve.json")) or []
     test = _read(os.path.join(folder, "nll_curve.json")) or []
@@ -43,7 +43,6 @@ def row_curves(folder: str) -> dict | None:
         return None
     num_train = config["data_source"]["num_train"]
     return {
-        "num_train": num_train,
         "train": ([p["epoch"] * num_train for p in train], [p["elbo"] for p in train]),
         # With one importance sample the curve's "NLL" is minus the ELBO.
         "test": ([p["epoch"] * num_train for p in test], [-p["nll"] for p in test]),

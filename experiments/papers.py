@@ -366,11 +366,19 @@ def cost(steps: int, rounds: int) -> str:
         "| row | batch | step (ms) | epoch | to the VAE's epoch | the row's schedule |",
         "|---|---|---|---|---|---|",
     ]
-    base = None
+
+    def epoch_seconds(name):
+        row_flags = ROWS[name].flags
+        return (
+            statistics.median(seconds[name])
+            * _TRAIN_IMAGES[row_flags["dataset"]]
+            / row_flags["batch_size"]
+        )
+
+    base = epoch_seconds("burda_vae_k1")
     for name, row in ROWS.items():
         step = statistics.median(seconds[name])
-        epoch = step * _TRAIN_IMAGES[row.flags["dataset"]] / row.flags["batch_size"]
-        base = base or epoch  # The first row is Burda et al.'s VAE.
+        epoch = epoch_seconds(name)
         lines.append(
             f"| {name} | {row.flags['batch_size']} | {step * 1e3:.2f} | {_duration(epoch)} | "
             f"{epoch / base:.2f}x | {row.flags['epochs']:,} epochs, "
