@@ -36,8 +36,11 @@ def table(points, learning_rate, schedule, epochs=None) -> str:
 def main(argv):
     if len(argv) != 2:
         sys.exit("usage: curve_table.py NLL_CURVE_JSON [--learning_rate=R --schedule=S --epochs=N]")
-    with open(argv[1]) as f:
-        print(table(json.load(f), FLAGS.learning_rate, FLAGS.schedule, FLAGS.epochs))
+    try:
+        with open(argv[1]) as f:
+            print(table(json.load(f), FLAGS.learning_rate, FLAGS.schedule, FLAGS.epochs))
+    except (OSError, ValueError, KeyError) as e:  # One line for a bad file or flag.
+        sys.exit(f"curve_table.py: {argv[1]}: {e}")
 
 
 if __name__ == "__main__":

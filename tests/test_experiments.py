@@ -372,6 +372,11 @@ def test_curve_table_prints_the_points_with_their_learning_rates(tmp_path):
         "| 4 | 0.00072 | 110.25 |",
         "| 5 | 0.000518 | 101.00 |",
     ]
+    # The cosine schedule needs the run's epochs: without them, one line and exit 1.
+    result = _run_script("curve_table.py", str(curve), "--schedule=cosine")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("curve_table.py: ")
+    assert "needs the run's epochs" in result.stderr
 
 
 def test_the_readmes_flag_table_is_the_configs():
