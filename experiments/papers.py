@@ -235,9 +235,13 @@ def _progress(run: str) -> dict:
         seconds = done.get("epoch_seconds", [])
         return {"finished": True, "epochs": len(seconds), "epoch_seconds": seconds}
     from keras_vae import backup
+    from keras_vae.errors import ModelDirError
 
     # A run in progress may be writing its next backup (epoch-NNNN.tmp) meanwhile.
-    with open(os.path.join(backup.newest(os.path.join(run, "backup")), "state.json")) as f:
+    newest = backup.newest(os.path.join(run, "backup"))
+    if newest is None:
+        raise ModelDirError(f"{run} has not finished an epoch yet: nothing to collect")
+    with open(os.path.join(newest, "state.json")) as f:
         state = json.load(f)
     seconds = state["callbacks"].get("epoch_seconds", [])
     return {"finished": False, "epochs": state["epoch"], "epoch_seconds": seconds}
@@ -272,14 +276,17 @@ def collect(name: str, runs: str, results: str = RESULTS) -> str:
     import keras
 
     from keras_vae import export, model_dir
+    from keras_vae.errors import ModelDirError
 
     run, out = os.path.join(runs, name), os.path.join(results, name)
+    if not os.path.isfile(os.path.join(run, "config.json")):
+        raise ModelDirError(f"{run} holds no keras_vae run to collect")
+    progress = _progress(run)  # Before anything is written: it refuses a run with no epoch.
     os.makedirs(out, exist_ok=True)
     for file_name in ("config.json", "nll_curve.json"):
         if os.path.isfile(os.path.join(run, file_name)):
             shutil.copyfile(os.path.join(run, file_name), os.path.join(out, file_name))
     model_dir.write_json(os.path.join(out, "train_curve.json"), train_curve(run))
-    progress = _progress(run)
     seconds = progress.pop("epoch_seconds")
     progress.update(
         training_seconds=round(sum(seconds), 1),
@@ -458,7 +465,13 @@ def main(argv):
         print(f"papers.py: error: --row (one of {', '.join(ROWS)}) and --runs are needed")
         return 2
     if FLAGS.collect:
-        print(collect(FLAGS.row, FLAGS.runs))
+        from keras_vae.errors import KerasVAEError
+
+        try:
+            print(collect(FLAGS.row, FLAGS.runs))
+        except KerasVAEError as e:
+            print(f"papers.py: error: {e}", file=sys.stderr)
+            return 1
         return 0
     cmd = command(FLAGS.row, FLAGS.runs)
     if FLAGS.run:

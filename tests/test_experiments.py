@@ -445,6 +445,23 @@ def test_a_run_is_collected_into_a_results_row_and_its_table(trained_run, tmp_pa
     assert "86.76" in line and "| 3 (3,280) |" in line
 
 
+def test_collecting_a_row_without_a_finished_epoch_is_refused_in_one_line(tmp_path):
+    papers = _papers()
+    from keras_vae.errors import ModelDirError
+
+    runs, results = tmp_path / "runs", tmp_path / "results"
+    with pytest.raises(ModelDirError, match="holds no keras_vae run"):
+        papers.collect("burda_vae_k1", str(runs), str(results))
+    (runs / "burda_vae_k1" / "backup" / "epoch-0001.tmp").mkdir(parents=True)
+    (runs / "burda_vae_k1" / "config.json").write_text("{}")
+    with pytest.raises(ModelDirError, match="has not finished an epoch yet"):
+        papers.collect("burda_vae_k1", str(runs), str(results))
+    assert not results.exists()  # Nothing written.
+    result = _run_script("papers.py", "--row=burda_vae_k1", f"--runs={runs}", "--collect")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("papers.py: error: ")
+
+
 def test_kingma_welling_figure_plots_samples_evaluated_and_names_rows_not_run(tmp_path):
     sys.path.insert(0, os.path.join(REPO, "experiments"))
     try:
