@@ -13,6 +13,7 @@ empty and says so.
 
 import json
 import os
+import sys
 
 from absl import app, flags
 
@@ -30,7 +31,10 @@ def _read(path):
     if not os.path.isfile(path):
         return None
     with open(path) as f:
-        return json.load(f)
+        try:
+            return json.load(f)
+        except ValueError as e:
+            raise ValueError(f"{path} is not valid JSON ({e})") from None
 
 
 def row_curves(folder: str) -> dict | None:
@@ -101,7 +105,10 @@ def draw(results: str, out: str) -> list[str]:
 def main(argv):
     del argv
     results, out = flags.FLAGS.results, flags.FLAGS.out
-    missing = draw(results, out)
+    try:
+        missing = draw(results, out)
+    except (OSError, ValueError, KeyError) as e:  # A corrupt row file, or out unwritable.
+        sys.exit(f"kingma_welling_figure.py: error: {e}")
     print(f"wrote {out}" + (f"; not collected yet: {', '.join(missing)}" if missing else ""))
 
 

@@ -488,6 +488,12 @@ def test_kingma_welling_figure_plots_samples_evaluated_and_names_rows_not_run(tm
     assert out.stat().st_size > 1000
     not_run = result.stdout.strip().split("not collected yet: ")[1].split(", ")
     assert "kw_frey_z2" not in not_run and len(not_run) == 8
+    (row / "train_curve.json").write_text("[{")  # A corrupt file: one line, exit 1.
+    result = _run_script(
+        "kingma_welling_figure.py", f"--results={tmp_path / 'results'}", f"--out={out}"
+    )
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("kingma_welling_figure.py: error:")
 
 
 def test_grey_likelihoods_draws_each_likelihood_and_labels_its_numbers(tmp_path):
