@@ -497,6 +497,16 @@ def unit_floats(images: np.ndarray) -> np.ndarray:
     return images.astype(np.float32, copy=False)
 
 
+def pixel_means(images, chunk: int = 4096) -> np.ndarray:
+    """Per-pixel mean of `images` as the model takes them (`unit_floats`), float32 of one
+    image's shape, read `chunk` examples at a time (an image folder streams from disk).
+    For dynamically binarized training images it is also the mean of their bits."""
+    total = np.zeros(images.shape[1:], np.float64)
+    for start in range(0, len(images), chunk):
+        total += unit_floats(images[start : start + chunk]).sum(axis=0, dtype=np.float64)
+    return (total / max(len(images), 1)).astype(np.float32)
+
+
 def is_binary(images: np.ndarray, one: float | None = None) -> bool:
     """Whether `images` hold only values 0 and 1: 0 and 255 for uint8 images, 0 and 1.0
     for floats (or 0 and `one`)."""

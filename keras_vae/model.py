@@ -299,6 +299,22 @@ class VAE(keras.Model):
             )
         return ops.reshape(means, (-1, *self.image_shape))
 
+    def start_at_pixel_means(self, pixel_means):
+        """Sets the decoder's output bias so that its pixel means start near `pixel_means`
+        ([H, W] or [H*W], in [0, 1]; see `objectives.output_for_pixel_means`): the
+        independent-pixel model of the data, rather than 1/2 for every pixel, so the
+        latent units need not first learn the background (Burda et al. 2015's code;
+        training's --output_bias=data_mean)."""
+        pixel_means = ops.reshape(ops.convert_to_tensor(pixel_means, "float32"), (-1,))
+        if pixel_means.shape[0] != self.pixels:
+            raise ValueError(
+                f"pixel means for {pixel_means.shape[0]} pixels given to a model of {self.pixels}"
+            )
+        if self.input_mean is not None:
+            raise ValueError("a model of standardized values has no pixel means to start at")
+        bias = objectives.output_for_pixel_means(pixel_means, self.likelihood)
+        self.decoder.output_head.bias.assign(bias)
+
     def decode_images(self, z, labels=None):
         """Latent codes (and, conditional, labels) -> pixel means E[x|z], [B, H, W] in [0, 1]."""
         return self.pixel_means(self.decode(z, labels))

@@ -142,6 +142,31 @@ def continuous_bernoulli_mean(logits):
     return ops.where(near, series, exact)
 
 
+# Burda et al. 2015's code starts the decoder at the training data's pixel means, each
+# clipped to [0.001, 0.999] so that no logit is infinite.
+STARTING_MEAN_RANGE = (1e-3, 1.0 - 1e-3)
+
+
+def output_for_pixel_means(means, likelihood):
+    """The decoder output l whose pixel mean (`pixel_means`) is `means` [D], each first
+    clipped to STARTING_MEAN_RANGE: logit(mean) where the mean is sigmoid(l) (the
+    Bernoulli, the Gaussian). The continuous Bernoulli's mean falls to 0 only as -1/l,
+    so its l is found by bisection within the same logit range, and a mean beyond that
+    range's reach takes its nearest end."""
+    low_mean, high_mean = STARTING_MEAN_RANGE
+    means = ops.clip(ops.cast(means, "float32"), low_mean, high_mean)
+    logits = ops.log(means) - ops.log1p(-means)
+    if likelihood != "continuous_bernoulli":
+        return logits
+    bound = math.log(high_mean / low_mean)  # logit(high_mean) = -logit(low_mean)
+    low, high = ops.full_like(means, -bound), ops.full_like(means, bound)
+    for _ in range(40):  # Halves a width of 14 down to float32's resolution.
+        middle = (low + high) / 2
+        above = continuous_bernoulli_mean(middle) > means
+        low, high = ops.where(above, low, middle), ops.where(above, middle, high)
+    return (low + high) / 2
+
+
 def log_likelihood(x, params, fixed_log_variance=0.0, products=False):
     """log p(x|z) for the decoder's parameters `params` (see keras_vae.layers.Decoder).
 

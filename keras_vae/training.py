@@ -368,6 +368,11 @@ def train_and_evaluate(
             f"likelihood=gaussian (or auto) and prior=standard, got {config.model.likelihood} "
             f"and {config.model.prior}"
         )
+    if splits.standardization is not None and train.output_bias == "data_mean":
+        raise ConfigError(
+            f"output_bias=data_mean starts the decoder at the pixel means of images in [0, 1]; "
+            f"{config.data.dataset}'s values are standardized: use output_bias=zero"
+        )
     if config.model.conditional and (
         not splits.source.get("labelled", True) or len(splits.class_names) < 2
     ):
@@ -409,6 +414,9 @@ def _train_and_evaluate(config, splits, strategy, path, chief, extra_callbacks) 
         model = build_model(
             config, splits.image_shape, len(splits.class_names), splits.standardization
         )
+        if train.output_bias == "data_mean":
+            # Before the backup is restored, which overwrites it when resuming.
+            model.start_at_pixel_means(data_lib.pixel_means(splits.train_images))
         compile_model(model, train, steps)
     # Every worker resumes from the chief's backup, so all start from the same state.
     state = backup.restore(model, os.path.join(config.model_dir, model_dir.BACKUP)) or {}
