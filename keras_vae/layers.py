@@ -95,7 +95,9 @@ class Decoder(layers.Layer):
 
     Returns a dict: {"logits"} for a Bernoulli likelihood, {"cb_logits"} for a continuous
     Bernoulli, {"mean"} for a Gaussian with fixed variance, {"mean", "log_variance"} for a
-    Gaussian with learned variance.
+    Gaussian with learned variance. The Gaussian's mean is sigmoid(output) for pixels
+    (`mean_activation="sigmoid"`), the output itself for values on the real line
+    ("linear": standardized tables).
     """
 
     # Learned log-variances are kept above log(1e-4) (sigma >= 0.01) with a soft floor:
@@ -110,6 +112,7 @@ class Decoder(layers.Layer):
         activation="relu",
         likelihood="bernoulli",
         learned_variance=False,
+        mean_activation="sigmoid",
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -118,6 +121,7 @@ class Decoder(layers.Layer):
         self.activation = activation
         self.likelihood = likelihood
         self.learned_variance = learned_variance
+        self.mean_activation = mean_activation
         self.hidden = _dense_stack(self.hidden_units, activation, "hidden")
         self.output_head = layers.Dense(
             output_dims, name="mean" if likelihood == "gaussian" else "logits"
@@ -142,7 +146,7 @@ class Decoder(layers.Layer):
             return {"logits": output}
         if self.likelihood == "continuous_bernoulli":
             return {"cb_logits": output}
-        params = {"mean": ops.sigmoid(output)}
+        params = {"mean": ops.sigmoid(output) if self.mean_activation == "sigmoid" else output}
         if self.log_variance_head is not None:
             floor = self.MIN_LOG_VARIANCE
             log_variance = ops.cast(self.log_variance_head(h), "float32")
@@ -157,4 +161,5 @@ class Decoder(layers.Layer):
             "activation": self.activation,
             "likelihood": self.likelihood,
             "learned_variance": self.learned_variance,
+            "mean_activation": self.mean_activation,
         }

@@ -67,6 +67,10 @@ class VAE(keras.Model):
             inference: the same numbers to ~1e-6, that pass a third faster
             (experiments/microbench_likelihood.py,
             experiments/microbench_training_likelihood.py). False: softplus per pixel.
+        gaussian_mean: how the Gaussian decoder's output becomes the pixel mean:
+            "sigmoid", bounded to (0, 1) as pixels are (Kingma & Welling's Frey Face
+            decoder), or "linear", any real value. None: linear for standardized inputs
+            (`input_mean`), whose values lie on both sides of 0, else sigmoid.
     """
 
     def __init__(
@@ -94,6 +98,7 @@ class VAE(keras.Model):
         input_mean=None,
         input_scale=None,
         product_likelihood=True,
+        gaussian_mean=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -133,6 +138,11 @@ class VAE(keras.Model):
         self.input_mean, self.input_scale = _standardization(
             input_mean, input_scale, self.pixels, likelihood, prior
         )
+        if gaussian_mean is None:
+            gaussian_mean = "linear" if self.input_mean is not None else "sigmoid"
+        if gaussian_mean not in ("sigmoid", "linear"):
+            raise ValueError(f"gaussian_mean must be 'sigmoid' or 'linear', got {gaussian_mean!r}")
+        self.gaussian_mean = gaussian_mean
 
         self.conditional = bool(conditional)
         self.num_classes = int(num_classes)
@@ -164,6 +174,7 @@ class VAE(keras.Model):
             activation,
             likelihood,
             learned_variance=(likelihood == "gaussian" and gaussian_variance == "learned"),
+            mean_activation=self.gaussian_mean,
             name="decoder",
         )
         # float32 whatever the policy: under mixed precision z would otherwise be autocast
@@ -312,7 +323,10 @@ class VAE(keras.Model):
             )
         if self.input_mean is not None:
             raise ValueError("a model of standardized values has no pixel means to start at")
-        bias = objectives.output_for_pixel_means(pixel_means, self.likelihood)
+        if self.likelihood == "gaussian" and self.gaussian_mean == "linear":
+            bias = pixel_means  # The output is the mean itself.
+        else:
+            bias = objectives.output_for_pixel_means(pixel_means, self.likelihood)
         self.decoder.output_head.bias.assign(bias)
 
     def decode_images(self, z, labels=None):
@@ -605,7 +619,13 @@ class VAE(keras.Model):
             "input_mean": self.input_mean,
             "input_scale": self.input_scale,
             "product_likelihood": self.product_likelihood,
+            "gaussian_mean": self.gaussian_mean,
         }
+
+    @classmethod
+    def from_config(cls, config):
+        # Models saved before gaussian_mean existed had a sigmoid mean, tables included.
+        return super().from_config({"gaussian_mean": "sigmoid", **config})
 
 
 def _standardization(mean, scale, features, likelihood, prior):

@@ -130,7 +130,7 @@ def test_a_standardizing_model_reports_log_p_of_raw_rows_with_the_jacobian(tmp_p
     settings = dict(
         image_shape=(3,), latent_dims=2, hidden_units=(8,), likelihood="gaussian", seed=0
     )
-    plain = VAE(**settings, gaussian_variance="learned")
+    plain = VAE(**settings, gaussian_variance="learned", gaussian_mean="linear")
     scaled = VAE(**settings, gaussian_variance="learned", input_mean=mean, input_scale=scale)
     scaled.set_weights(plain.get_weights())
     noise = rng.normal(size=(4, 7, 2)).astype(np.float32)
@@ -148,6 +148,33 @@ def test_a_standardizing_model_reports_log_p_of_raw_rows_with_the_jacobian(tmp_p
     )
     rebuilt = VAE.from_config(scaled.get_config())
     assert rebuilt.input_mean == scaled.input_mean and rebuilt.input_scale == scaled.input_scale
+
+
+def test_a_standardized_models_mean_reaches_both_sides_of_each_columns_mean():
+    import keras
+
+    from keras_vae.model import VAE
+
+    mean, scale = np.array([3.0, -2.0]), np.array([0.5, 2.0])
+    model = VAE(
+        image_shape=(2,), latent_dims=1, hidden_units=(4,), likelihood="gaussian",
+        input_mean=mean, input_scale=scale, seed=0,
+    )  # fmt: skip
+    assert model.gaussian_mean == "linear"
+    # A sigmoid mean (what tables had before) could only give raw means above the column's.
+    head = model.decoder.output_head
+    head.kernel.assign(np.zeros(head.kernel.shape, np.float32))
+    head.bias.assign(np.array([-3.0, 1.5], np.float32))
+    decoded = np.asarray(model.decode_images(np.zeros((1, 1), np.float32)))[0]
+    np.testing.assert_allclose(decoded, mean + np.array([-3.0, 1.5]) * scale, rtol=1e-6)
+    # Pixels keep the sigmoid; a model saved before the option loads with the sigmoid it had.
+    assert VAE(image_shape=(2,), likelihood="gaussian").gaussian_mean == "sigmoid"
+    config = model.get_config()
+    del config["gaussian_mean"]
+    old = keras.saving.deserialize_keras_object(
+        {**keras.saving.serialize_keras_object(model), "config": config}
+    )
+    assert old.gaussian_mean == "sigmoid" and old.decoder.mean_activation == "sigmoid"
 
 
 @pytest.mark.parametrize(
