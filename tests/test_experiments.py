@@ -537,3 +537,14 @@ def test_ood_auroc_scores_a_model_against_other_data(trained_run, tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads((tmp_path / "out" / "auroc.json").read_text())
     assert report["examples"] == [20, 20] and 0 <= report["auroc"] <= 1
+
+
+def test_the_vamp_prior_microbenchmark_times_both_forms_and_their_difference():
+    result = _run_script(
+        "microbench_vamp_prior.py", "--samples=30", "--components=7", "--latent=3",
+        "--rounds=1",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "matmul (keras_vae)" in result.stdout and "per component" in result.stdout
+    difference = float(result.stdout.split("largest difference: ")[1].split()[0])
+    assert difference < 1e-3

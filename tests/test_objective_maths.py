@@ -319,6 +319,28 @@ def test_mixture_log_density_against_a_brute_force_mixture():
     np.testing.assert_allclose(got, np.log(densities / 5), rtol=1e-5, atol=1e-5)
 
 
+def test_narrow_components_keep_the_mixture_exact_where_the_expanded_terms_cancel():
+    # The encoder's narrowest (log-variance -20, std 4.5e-5) with z a few std from a
+    # mean of size 3: the expanded squares are ~1e10 each, their difference ~10.
+    rng = np.random.default_rng(2)
+    means = rng.normal(0, 3, (3, 8))
+    log_variances = np.full((3, 8), -20.0)
+    z = means[[0, 2, 1, 0]] + 2 * np.exp(-10.0) * rng.normal(size=(4, 8))
+    got = _np(
+        objectives.mixture_log_density(
+            z.astype(np.float32), means.astype(np.float32), log_variances.astype(np.float32)
+        )
+    )
+    # The float32 inputs, exactly, in float64.
+    z, means = z.astype(np.float32).astype(np.float64), means.astype(np.float32).astype(np.float64)
+    terms = -0.5 * np.sum(
+        np.log(2 * np.pi) + log_variances + (z[:, None] - means) ** 2 * np.exp(-log_variances),
+        axis=-1,
+    )
+    expected = np.log(np.mean(np.exp(terms - terms.max(-1, keepdims=True)), -1)) + terms.max(-1)
+    np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-3)
+
+
 def test_a_mixture_of_one_standard_normal_is_the_standard_normal():
     z = np.random.default_rng(1).normal(0, 1, (7, 4)).astype(np.float32)
     zeros = np.zeros((1, 4), np.float32)
