@@ -4,6 +4,7 @@
     python experiments/papers.py --row=burda_vae_k1 --runs=RUNS            # prints the command
     python experiments/papers.py --row=burda_vae_k1 --runs=RUNS --run      # runs it
     python experiments/papers.py --row=burda_vae_k1 --runs=RUNS --collect  # into results/papers
+    python experiments/papers.py --row=burda_vae_k1 --runs=RUNS --restart  # a lost run, again
     python experiments/papers.py --table                                   # the results table
 
 A row is the paper's model, data, objective and optimizer as `python -m keras_vae.train`
@@ -17,7 +18,9 @@ checkpoint while the run is unfinished), which
         --num_importance_samples=5000 [--data_dir=... for binarized_mnist]
 
 scores on the paper's test set, writing results/papers/ROW/eval-test-k5000.json;
-`--table` reads those files back.
+`--table` reads those files back. A run whose folder was lost (the machine that held it
+was replaced) starts again from what was collected with `--restart`, then `--run`: the
+collected weights, a fresh optimizer, and the earlier epochs' time and curve kept.
 """
 
 import dataclasses
@@ -34,6 +37,8 @@ from absl import app, flags
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS = os.path.join(REPO, "results", "papers")
 STATIC_MNIST = "../shared/data/binarized_mnist"
+# In a run restarted from results/papers (restart()): what came before the restart.
+RESTARTED = "restarted.json"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -219,6 +224,12 @@ flags.DEFINE_string("row", None, "A row of ROWS.")
 flags.DEFINE_string("runs", None, "The folder that holds the rows' runs (RUNS/ROW).")
 flags.DEFINE_bool("run", False, "Run the row's command (resuming a started run).")
 flags.DEFINE_bool("collect", False, "Copy the row's run so far into results/papers/ROW.")
+flags.DEFINE_bool(
+    "restart",
+    False,
+    "Start the row's lost run again from results/papers/ROW (its SavedModel's weights, a "
+    "fresh optimizer); then --run resumes it.",
+)
 flags.DEFINE_bool("table", False, "Print the results table from results/papers.")
 flags.DEFINE_bool(
     "cost", False, "Time each row's training step; project its epoch and its schedule."
@@ -294,10 +305,20 @@ def collect(name: str, runs: str, results: str = RESULTS) -> str:
     for file_name in ("config.json", "nll_curve.json"):
         if os.path.isfile(os.path.join(run, file_name)):
             shutil.copyfile(os.path.join(run, file_name), os.path.join(out, file_name))
-    model_dir.write_json(os.path.join(out, "train_curve.json"), train_curve(run))
     seconds = progress.pop("epoch_seconds")
+    curve, earlier = train_curve(run), {"training_seconds": 0.0}
+    if os.path.isfile(os.path.join(run, RESTARTED)):
+        earlier = model_dir.read_json(os.path.join(run, RESTARTED))
+        progress["restarts"] = earlier["restarts"]
+        if progress["finished"]:  # metrics.json times the epochs since the last restart.
+            progress["epochs"] = earlier["restarts"][-1] + len(seconds)
+        # The logs of the restarted run begin after its last restart.
+        curve = [p for p in earlier["train_curve"] if p["epoch"] <= earlier["restarts"][-1]] + [
+            p for p in curve if p["epoch"] > earlier["restarts"][-1]
+        ]
+    model_dir.write_json(os.path.join(out, "train_curve.json"), curve)
     progress.update(
-        training_seconds=round(sum(seconds), 1),
+        training_seconds=round(earlier["training_seconds"] + sum(seconds), 1),
         median_epoch_seconds=round(statistics.median(seconds), 2) if seconds else None,
         command=shlex.join(["python", *command(name, "RUNS")[1:]]),
     )
@@ -312,20 +333,93 @@ def collect(name: str, runs: str, results: str = RESULTS) -> str:
     return out
 
 
-def _model_config(row_flags: dict):
-    """The ModelConfig of a row's flags (its model fields, lists parsed as the flags are)."""
-    from keras_vae import config as config_lib
+def _section(config_class, row_flags: dict):
+    """The fields of `config_class` that a row's flags set (lists parsed as the flags are)."""
     from keras_vae import options
 
     values = {}
-    for field in dataclasses.fields(config_lib.ModelConfig):
+    for field in dataclasses.fields(config_class):
         if field.name in row_flags:
             value = row_flags[field.name]
             kind, element = options.scalar_type(field.type)
             values[field.name] = (
                 options.parse_list(value, field.name, element) if kind is tuple else value
             )
-    return config_lib.ModelConfig(**values)
+    return config_class(**values)
+
+
+def _model_config(row_flags: dict):
+    """The ModelConfig of a row's flags."""
+    from keras_vae import config as config_lib
+
+    return _section(config_lib.ModelConfig, row_flags)
+
+
+def row_config(name: str, runs: str):
+    """The resolved Config that row `name`'s command trains, its run in runs/name."""
+    from keras_vae import config as config_lib
+
+    row_flags = ROWS[name].flags
+    return config_lib.resolve(
+        config_lib.Config(
+            model=_model_config(row_flags),
+            data=_section(config_lib.DataConfig, row_flags),
+            train=_section(config_lib.TrainConfig, row_flags),
+            model_dir=os.path.join(runs, name),
+        )
+    )
+
+
+def restart(name: str, runs: str, results: str = RESULTS) -> str:
+    """Starts row `name`'s run in runs/name again from what results/name holds, for a run
+    whose directory was lost: a backup after the collected epoch with the weights of the
+    collected SavedModel and a fresh optimizer (keras_vae/backup.py), the learning curve
+    so far, and a note (restarted.json) that `collect` adds the earlier epochs' training
+    time and curve from. The row's command then resumes it. Returns the run's folder.
+
+    Refused with ModelDirError, before anything is written: a run folder that already
+    holds a run, a row with nothing collected, a collected run of other settings (the
+    row's flags changed since) or a finished one.
+    """
+    from keras_vae import backup, model_dir, training
+    from keras_vae import data as data_lib
+    from keras_vae.errors import ModelDirError
+
+    run, kept = os.path.join(runs, name), os.path.join(results, name)
+    if os.path.exists(os.path.join(run, model_dir.CONFIG)):
+        raise ModelDirError(f"{run} already holds a run: resume it with --run")
+    needed = ("progress.json", model_dir.CONFIG, "train_curve.json", "saved_model")
+    if not all(os.path.exists(os.path.join(kept, n)) for n in needed):
+        raise ModelDirError(
+            f"{kept} holds no collected run to restart from (it needs {', '.join(needed)})"
+        )
+    progress = model_dir.read_json(os.path.join(kept, "progress.json"))
+    if progress["finished"]:
+        raise ModelDirError(f"{kept} holds a finished run: there is nothing to restart")
+    config = row_config(name, runs)
+    # The collected run must be the one the row's command trains today.
+    model_dir.check_run(kept, config.to_dict())
+    splits = data_lib.load_splits(config.data, config.train.seed)
+    model_dir.open_run(run, config.to_dict())
+    shutil.copyfile(os.path.join(kept, model_dir.CONFIG), os.path.join(run, model_dir.CONFIG))
+    if os.path.isfile(os.path.join(kept, "nll_curve.json")):
+        shutil.copyfile(os.path.join(kept, "nll_curve.json"), os.path.join(run, "nll_curve.json"))
+    model = training.starting_model(config, splits)
+    epoch = progress["epochs"]
+    backup.save_from_saved_model(
+        model,
+        os.path.join(kept, "saved_model"),
+        os.path.join(run, model_dir.BACKUP),
+        epoch,
+        {"best": None, "best_epoch": -1, "epoch_seconds": []},
+    )
+    earlier = {
+        "restarts": [*progress.get("restarts", []), epoch],
+        "training_seconds": progress["training_seconds"],
+        "train_curve": model_dir.read_json(os.path.join(kept, "train_curve.json")),
+    }
+    model_dir.write_json(os.path.join(run, RESTARTED), earlier)
+    return run
 
 
 # Images trained on per epoch, and their shape, by data set (the splits of the rows).
@@ -472,11 +566,11 @@ def main(argv):
     if FLAGS.row not in ROWS or not FLAGS.runs:
         print(f"papers.py: error: --row (one of {', '.join(ROWS)}) and --runs are needed")
         return 2
-    if FLAGS.collect:
+    if FLAGS.collect or FLAGS.restart:
         from keras_vae.errors import KerasVAEError
 
         try:
-            print(collect(FLAGS.row, FLAGS.runs))
+            print((collect if FLAGS.collect else restart)(FLAGS.row, FLAGS.runs))
         except KerasVAEError as e:
             print(f"papers.py: error: {e}", file=sys.stderr)
             return 1

@@ -99,3 +99,35 @@ def restore(model, folder: str) -> dict | None:
     except (OSError, ValueError, KeyError) as e:
         raise ModelDirError(f"cannot resume from {path}: {first_line(e)}") from None
     return state
+
+
+def save_from_saved_model(
+    model, saved_model: str, folder: str, epoch: int, callback_state: dict
+) -> str:
+    """A backup after `epoch` epochs from the weights of a SavedModel of `model`'s config.
+
+    For a run whose directory is lost while an exported SavedModel of it survives: the
+    weights and the seed generators' states come back exactly, the optimizer starts
+    afresh (Adam's moments at zero, its step count at 0), so the resumed run is not the
+    uninterrupted one. export.py tracks `model.variables` in order, and the SavedModel
+    serves them back as its `variables` list; a model of another config has other
+    shapes, which is refused with ModelDirError. Returns the backup's path.
+    """
+    import tensorflow as tf
+
+    try:
+        stored = list(tf.saved_model.load(saved_model).variables)
+    except (OSError, ValueError, AttributeError, tf.errors.OpError) as e:
+        raise ModelDirError(f"cannot read the weights of {saved_model}: {first_line(e)}") from None
+    targets = model.variables
+    shapes = [tuple(v.shape) for v in stored], [tuple(v.shape) for v in targets]
+    if shapes[0] != shapes[1]:
+        raise ModelDirError(
+            f"{saved_model} holds {len(stored)} variables of other shapes than the model's "
+            f"{len(targets)}: it is not a SavedModel of this config"
+        )
+    for target, value in zip(targets, stored):
+        target.assign(value)
+    if not model.optimizer.built:
+        model.optimizer.build(model.trainable_variables)
+    return save(model, folder, epoch, callback_state)

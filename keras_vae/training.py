@@ -394,6 +394,22 @@ def train_and_evaluate(
             shutil.rmtree(path, ignore_errors=True)
 
 
+def starting_model(config, splits, strategy=None, steps: int = 1) -> VAE:
+    """The compiled model a run of `config` on `splits` starts from, before any backup
+    is restored: seeded, built and, with output_bias=data_mean, at the pixel means."""
+    strategy = strategy or tf.distribute.get_strategy()
+    keras.utils.set_random_seed(config.train.seed)
+    with strategy.scope():
+        model = build_model(
+            config, splits.image_shape, len(splits.class_names), splits.standardization
+        )
+        if config.train.output_bias == "data_mean":
+            # Before the backup is restored, which overwrites it when resuming.
+            model.start_at_pixel_means(data_lib.pixel_means(splits.train_images))
+        compile_model(model, config.train, steps)
+    return model
+
+
 def _train_and_evaluate(config, splits, strategy, path, chief, extra_callbacks) -> dict:
     train = config.train
     steps = steps_per_execution(train, strategy)
@@ -409,15 +425,7 @@ def _train_and_evaluate(config, splits, strategy, path, chief, extra_callbacks) 
         "versions": _versions(),
     }
     model_dir.write_json(os.path.join(path, model_dir.CONFIG), record)
-    keras.utils.set_random_seed(train.seed)
-    with strategy.scope():
-        model = build_model(
-            config, splits.image_shape, len(splits.class_names), splits.standardization
-        )
-        if train.output_bias == "data_mean":
-            # Before the backup is restored, which overwrites it when resuming.
-            model.start_at_pixel_means(data_lib.pixel_means(splits.train_images))
-        compile_model(model, train, steps)
+    model = starting_model(config, splits, strategy, steps)
     # Every worker resumes from the chief's backup, so all start from the same state.
     state = backup.restore(model, os.path.join(config.model_dir, model_dir.BACKUP)) or {}
     first_epoch = state.get("epoch", 0)

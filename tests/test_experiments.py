@@ -1,8 +1,10 @@
 """Each experiment script runs end to end in --quick mode and writes its table."""
 
+import dataclasses
 import importlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -460,6 +462,93 @@ def test_collecting_a_row_without_a_finished_epoch_is_refused_in_one_line(tmp_pa
     result = _run_script("papers.py", "--row=burda_vae_k1", f"--runs={runs}", "--collect")
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines()[-1].startswith("papers.py: error: ")
+
+
+def test_a_lost_run_restarts_from_its_collected_row_and_keeps_its_past(tmp_path, monkeypatch):
+    # The machine that held a run is replaced: only results/papers/ROW survives.
+    import keras
+    import tensorflow as tf
+
+    from keras_vae import backup, training
+    from keras_vae import data as data_lib
+    from keras_vae.errors import Interrupted, ModelDirError
+
+    papers = _papers()
+    folder = _write_synthetic_folder(tmp_path / "idx")
+    row_flags = dict(
+        dataset=f"idx:{folder}", latent_dims=2, hidden_units="16", likelihood="bernoulli",
+        batch_size=50, epochs=4, curve_every_epochs=1, curve_examples=40,
+        curve_importance_samples=5, seed=0, verbose=0, objective="elbo", num_samples=1,
+    )  # fmt: skip
+    monkeypatch.setitem(papers.ROWS, "tiny", papers.Row("p", "w", 90.0, 4, 50, row_flags))
+    runs, results = tmp_path / "runs", tmp_path / "results"
+
+    class StopAfterTwo(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 1:  # After the second epoch's backup (Backup comes before this).
+                raise KeyboardInterrupt
+
+    config = papers.row_config("tiny", str(runs))
+    with pytest.raises(Interrupted):
+        training.train_and_evaluate(config, callbacks=(StopAfterTwo(),))
+    out = papers.collect("tiny", str(runs), str(results))
+    saved = [v.numpy() for v in tf.saved_model.load(os.path.join(out, "saved_model")).variables]
+    shutil.rmtree(runs / "tiny")
+
+    run = papers.restart("tiny", str(runs), str(results))
+    assert backup.latest_epoch(os.path.join(run, "backup")) == 2
+    model = training.starting_model(config, data_lib.load_splits(config.data, 0))
+    backup.restore(model, os.path.join(run, "backup"))
+    for value, variable in zip(saved, model.variables, strict=True):
+        np.testing.assert_array_equal(value, variable.numpy())
+    assert model.optimizer.iterations.numpy() == 0  # A fresh optimizer, as documented.
+    other = dataclasses.replace(config, model=dataclasses.replace(config.model, latent_dims=3))
+    other_model = training.starting_model(other, data_lib.load_splits(other.data, 0))
+    with pytest.raises(ModelDirError, match="not a SavedModel of this config"):
+        backup.save_from_saved_model(
+            other_model, os.path.join(out, "saved_model"), str(tmp_path / "other"), 2, {}
+        )
+    assert not (tmp_path / "other").exists()
+    with pytest.raises(ModelDirError, match="already holds a run"):
+        papers.restart("tiny", str(runs), str(results))
+
+    metrics = training.train_and_evaluate(config)
+    assert metrics["resumed_after_epoch"] == 2 and len(metrics["epoch_seconds"]) == 2
+    before = json.loads((results / "tiny" / "progress.json").read_text())
+    papers.collect("tiny", str(runs), str(results))
+    progress = json.loads((results / "tiny" / "progress.json").read_text())
+    assert progress["finished"] and progress["epochs"] == 4 and progress["restarts"] == [2]
+    assert progress["training_seconds"] > before["training_seconds"]
+    curve = json.loads((results / "tiny" / "train_curve.json").read_text())
+    assert [p["epoch"] for p in curve] == [1, 2, 3, 4]
+    nll = json.loads((results / "tiny" / "nll_curve.json").read_text())
+    assert [p["epoch"] for p in nll] == [1, 2, 3, 4]
+    with pytest.raises(ModelDirError, match="finished run"):
+        papers.restart("tiny", str(tmp_path / "other"), str(results))
+
+
+def test_a_restart_is_refused_when_the_row_changed_since_its_collection(tmp_path, monkeypatch):
+    papers = _papers()
+    from keras_vae.errors import ModelDirError
+
+    folder = _write_synthetic_folder(tmp_path / "idx")
+    results = tmp_path / "results" / "tiny"
+    results.mkdir(parents=True)
+    row_flags = dict(dataset=f"idx:{folder}", latent_dims=2, hidden_units="16", epochs=4)
+    monkeypatch.setitem(papers.ROWS, "tiny", papers.Row("p", "w", 90.0, 4, 50, row_flags))
+    config = papers.row_config("tiny", "RUNS").to_dict()
+    config["model"]["latent_dims"] = 3  # What was collected: another latent size.
+    (results / "config.json").write_text(json.dumps(config))
+    (results / "progress.json").write_text(json.dumps({"finished": False, "epochs": 2}))
+    (results / "train_curve.json").write_text("[]")
+    (results / "saved_model").mkdir()
+    with pytest.raises(ModelDirError, match="other settings.*latent_dims"):
+        papers.restart("tiny", str(tmp_path / "runs"), str(tmp_path / "results"))
+    assert not (tmp_path / "runs").exists()  # Nothing written.
+    # A row never collected (k = 50 waits for a GPU): one line, exit 1.
+    result = _run_script("papers.py", "--row=burda_iwae_k50", f"--runs={tmp_path}", "--restart")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "holds no collected run" in result.stderr.strip().splitlines()[-1]
 
 
 def test_kingma_welling_figure_plots_samples_evaluated_and_names_rows_not_run(tmp_path):
