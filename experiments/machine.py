@@ -257,6 +257,22 @@ class Counters:
         }
 
 
+def wait_until_quiet(counters, window=2.0, busy_fraction=0.05, timeout=180.0):
+    """Waits until other processes use under `busy_fraction` of one CPU over a `window`
+    of seconds (a rival's compiler warming its worker pool in the background, say), at
+    most `timeout` seconds; returns (seconds waited, whether it became quiet)."""
+    start = time.perf_counter()
+    while True:
+        a = counters.snapshot()
+        time.sleep(window)
+        others = counters.between(a, counters.snapshot())["others_cpu_seconds"]
+        waited = time.perf_counter() - start
+        if others is None or others <= busy_fraction * window:
+            return waited, True
+        if waited >= timeout:
+            return waited, False
+
+
 def summed(deltas):
     """The sum of `Counters.between` results, key by key (None where any is None)."""
     if not deltas:

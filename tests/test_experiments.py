@@ -252,6 +252,35 @@ def test_benchmark_counters_measure_an_interval():
     assert total["seconds"] == pytest.approx(2 * delta["seconds"])
 
 
+def test_benchmark_waits_for_a_quiet_machine_and_names_a_disturbed_first_epoch():
+    machine = _benchmark_module("machine")
+    training = _benchmark_module("benchmark_training")
+
+    class Fake:  # Other processes take `busy` CPU-s in every window.
+        def __init__(self, busy):
+            self.busy = list(busy)
+
+        def snapshot(self):
+            return None
+
+        def between(self, a, b):
+            return {"others_cpu_seconds": self.busy.pop(0) if self.busy else 0.0}
+
+    waited, quiet = machine.wait_until_quiet(Fake([1.5, 0.9, 0.0]), window=0.01)
+    assert quiet and waited >= 0.03
+    waited, quiet = machine.wait_until_quiet(Fake([1.0] * 100), window=0.01, timeout=0.05)
+    assert not quiet and 0.05 <= waited < 1.0
+    row = {
+        "variant": "keras_vae", "framework": "keras_vae", "first_epoch_seconds": 14.9,
+        "first_epoch_ratio": 2.27, "epochs": [{"others_cpu_seconds": 9.55}],
+    }  # fmt: skip
+    assert training.first_epoch_disturbed(row) == 9.55
+    assert training._first_epoch_verdict(row) == " (not met, others took 9.6 CPU-s)"
+    row["epochs"][0]["others_cpu_seconds"] = 0.2
+    assert training.first_epoch_disturbed(row) is None
+    assert training._first_epoch_verdict(row) == " (not met)"
+
+
 @pytest.mark.parametrize(
     "op, group",
     [
