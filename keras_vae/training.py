@@ -142,9 +142,15 @@ def steps_per_execution(train: config_lib.TrainConfig, strategy: tf.distribute.S
     return train.steps_per_execution if distribution.is_default(strategy) else 1
 
 
-def compile_model(model: VAE, train: config_lib.TrainConfig, steps: int | None = None) -> None:
+def compile_model(
+    model: VAE,
+    train: config_lib.TrainConfig,
+    steps: int | None = None,
+    build_optimizer: bool = True,
+) -> None:
     """Gives `model` its optimizer and the speed settings of `train` (`steps` per execution,
-    default train.steps_per_execution)."""
+    default train.steps_per_execution); `build_optimizer=False` leaves the optimizer to
+    build itself in the first step, as Keras does (experiments/microbench_first_epoch.py)."""
     clip = train.global_clipnorm or None
     if train.optimizer == "adagrad":
         optimizer = keras.optimizers.Adagrad(
@@ -160,6 +166,12 @@ def compile_model(model: VAE, train: config_lib.TrainConfig, steps: int | None =
         jit_compile=use_jit_compile(train.jit_compile),
         steps_per_execution=steps or train.steps_per_execution,
     )
+    # Built lazily, the optimizer creates its slots inside the first traced step, and
+    # tf.function then traces that step a second time: 0.7 s more of the first epoch on
+    # a 2-core AVX2 machine (results/benchmark.md). The model is built in VAE.__init__;
+    # model.optimizer, as compile may wrap the optimizer (loss scaling).
+    if build_optimizer:
+        model.optimizer.build(model.trainable_variables)
 
 
 def _distributable(dataset: tf.data.Dataset, strategy: tf.distribute.Strategy) -> tf.data.Dataset:

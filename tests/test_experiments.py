@@ -657,6 +657,15 @@ def test_ood_auroc_scores_a_model_against_other_data(trained_run, tmp_path):
     assert report["examples"] == [20, 20] and 0 <= report["auroc"] <= 1
 
 
+def test_the_first_epoch_microbenchmark_traces_the_step_once_with_a_built_optimizer():
+    result = _run_script("microbench_first_epoch.py", "--rounds=1", "--steps=2")
+    assert result.returncode == 0, result.stderr[-2000:]
+    rows = [line for line in result.stdout.splitlines() if line.startswith("| batch")]
+    assert len(rows) == 4
+    assert all(r.endswith("| 1x |") for r in rows if "built before fit" in r)
+    assert all(r.endswith("| 2x |") for r in rows if "first step" in r)
+
+
 def test_the_vamp_prior_microbenchmark_times_both_forms_and_their_difference():
     result = _run_script(
         "microbench_vamp_prior.py", "--samples=30", "--components=7", "--latent=3",

@@ -211,3 +211,36 @@ def test_the_product_likelihood_leaves_the_evaluations_numbers_unchanged():
     for key in ("log_likelihood", "elbo", "reconstruction"):
         np.testing.assert_allclose(np.asarray(a[key]), np.asarray(b[key]), rtol=1e-6, atol=2e-4)
     assert VAE.from_config(exact.get_config()).product_likelihood is False
+
+
+def test_the_optimizer_built_before_fit_traces_the_step_once_with_the_same_numbers():
+    # Built lazily, Adam's slots are created inside the first traced step, which
+    # tf.function then traces again; compile_model builds them first.
+    images = _images(100)
+    config = config_lib.Config(
+        model=config_lib.ModelConfig(latent_dims=2, hidden_units=(16,), likelihood="bernoulli"),
+        train=config_lib.TrainConfig(batch_size=20, seed=0),
+        model_dir="unused",
+    )
+    weights, traces = [], []
+    for built_first in (True, False):
+        keras.utils.set_random_seed(0)
+        model = training.build_model(config, (4, 4))
+        if built_first:
+            training.compile_model(model, config.train)
+            assert model.optimizer.built
+        else:
+            train = config.train
+            adam = optimizers.FusedAdam(train.learning_rate, epsilon=train.adam_epsilon)
+            model.compile(optimizer=adam, steps_per_execution=train.steps_per_execution)
+        step = model.train_step
+        count = []
+        model.train_step = lambda data, step=step, count=count: count.append(1) or step(data)
+        model.fit(
+            pipeline.training_dataset(images, 20, 0, "batched"), epochs=2, verbose=0, shuffle=False
+        )
+        weights.append([v.numpy() for v in model.trainable_variables])
+        traces.append(len(count))
+    assert traces == [1, 2]
+    for a, b in zip(*weights, strict=True):
+        np.testing.assert_array_equal(a, b)
