@@ -51,7 +51,9 @@ def write_csv(path: str, scores: dict, labels, names=None) -> None:
         writer = csv.writer(f)
         writer.writerow(COLUMNS[:1] + (("name",) if names else ()) + COLUMNS[1:])
         for i in range(len(scores["elbo"])):
-            values = [f"{scores[key][i]:.6f}" for key in COLUMNS[2:]]
+            # Nine significant digits give back the float32 score exactly; a fixed number
+            # of decimals lost the relative precision of scores near 0 (standardized tables).
+            values = [f"{scores[key][i]:.9g}" for key in COLUMNS[2:]]
             writer.writerow([i, *([names[i]] if names else []), int(labels[i]), *values])
 
     model_dir_lib.write_atomically(path, write)

@@ -88,3 +88,15 @@ def test_a_saved_model_without_a_score_signature_is_scored_the_same_way(trained_
     fallback = saved._score_from_log_weights(images, 9, [3, 1], None)
     for key, value in signature.items():
         np.testing.assert_allclose(fallback[key], value, rtol=1e-5, atol=1e-3, err_msg=key)
+
+
+def test_the_table_gives_back_each_float32_score_exactly(tmp_path):
+    # Scores near 0 (a standardized table's) kept 6 decimals, not 6 digits, before.
+    from keras_vae import scoring
+
+    values = np.array([-0.011576175689697266, -1094.2913, 3.0e-7], np.float32)
+    scores = {key: values for key in scoring.COLUMNS[2:]}
+    scoring.write_csv(str(tmp_path / "s.csv"), scores, labels=[0, 1, 2])
+    rows = _rows(tmp_path / "s.csv")
+    for key in scoring.COLUMNS[2:]:
+        np.testing.assert_array_equal(np.float32([r[key] for r in rows]), values)
