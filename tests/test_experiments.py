@@ -574,6 +574,10 @@ def test_a_restart_is_refused_when_the_row_changed_since_its_collection(tmp_path
     with pytest.raises(ModelDirError, match="other settings.*latent_dims"):
         papers.restart("tiny", str(tmp_path / "runs"), str(tmp_path / "results"))
     assert not (tmp_path / "runs").exists()  # Nothing written.
+    row_flags["optimizer"] = "adagrad"  # Its accumulators set every step's size: refused.
+    with pytest.raises(ModelDirError, match="Adagrad"):
+        papers.restart("tiny", str(tmp_path / "runs"), str(tmp_path / "results"))
+    assert not (tmp_path / "runs").exists()
     # A row never collected (k = 50 waits for a GPU): one line, exit 1.
     result = _run_script("papers.py", "--row=burda_iwae_k50", f"--runs={tmp_path}", "--restart")
     assert result.returncode == 1 and "Traceback" not in result.stderr
