@@ -378,8 +378,9 @@ def restart(name: str, runs: str, results: str = RESULTS) -> str:
     time and curve from. The row's command then resumes it. Returns the run's folder.
 
     Refused with ModelDirError, before anything is written: a run folder that already
-    holds a run, a row with nothing collected, a collected run of other settings (the
-    row's flags changed since), a finished one, and a row trained with Adagrad.
+    holds a run or other files, a row with nothing collected, a collected run of other settings (the
+    row's flags changed since), a finished one, and a row trained with Adagrad. A
+    failure while writing (a SavedModel that does not fit) removes the new folder.
     """
     from keras_vae import backup, model_dir, training
     from keras_vae import data as data_lib
@@ -388,6 +389,8 @@ def restart(name: str, runs: str, results: str = RESULTS) -> str:
     run, kept = os.path.join(runs, name), os.path.join(results, name)
     if os.path.exists(os.path.join(run, model_dir.CONFIG)):
         raise ModelDirError(f"{run} already holds a run: resume it with --run")
+    if os.path.isdir(run) and os.listdir(run):
+        raise ModelDirError(f"{run} holds other files: move them, or choose another --runs")
     needed = ("progress.json", model_dir.CONFIG, "train_curve.json", "saved_model")
     if not all(os.path.exists(os.path.join(kept, n)) for n in needed):
         raise ModelDirError(
@@ -410,24 +413,30 @@ def restart(name: str, runs: str, results: str = RESULTS) -> str:
     model_dir.check_run(kept, config.to_dict())
     splits = data_lib.load_splits(config.data, config.train.seed)
     model_dir.open_run(run, config.to_dict())
-    shutil.copyfile(os.path.join(kept, model_dir.CONFIG), os.path.join(run, model_dir.CONFIG))
-    if os.path.isfile(os.path.join(kept, "nll_curve.json")):
-        shutil.copyfile(os.path.join(kept, "nll_curve.json"), os.path.join(run, "nll_curve.json"))
-    model = training.starting_model(config, splits)
-    epoch = progress["epochs"]
-    backup.save_from_saved_model(
-        model,
-        os.path.join(kept, "saved_model"),
-        os.path.join(run, model_dir.BACKUP),
-        epoch,
-        {"best": None, "best_epoch": -1, "epoch_seconds": []},
-    )
-    earlier = {
-        "restarts": [*progress.get("restarts", []), epoch],
-        "training_seconds": progress["training_seconds"],
-        "train_curve": model_dir.read_json(os.path.join(kept, "train_curve.json")),
-    }
-    model_dir.write_json(os.path.join(run, RESTARTED), earlier)
+    try:
+        shutil.copyfile(os.path.join(kept, model_dir.CONFIG), os.path.join(run, model_dir.CONFIG))
+        if os.path.isfile(os.path.join(kept, "nll_curve.json")):
+            shutil.copyfile(
+                os.path.join(kept, "nll_curve.json"), os.path.join(run, "nll_curve.json")
+            )
+        epoch = progress["epochs"]
+        backup.save_from_saved_model(
+            training.starting_model(config, splits),
+            os.path.join(kept, "saved_model"),
+            os.path.join(run, model_dir.BACKUP),
+            epoch,
+            {"best": None, "best_epoch": -1, "epoch_seconds": []},
+        )
+        earlier = {
+            "restarts": [*progress.get("restarts", []), epoch],
+            "training_seconds": progress["training_seconds"],
+            "train_curve": model_dir.read_json(os.path.join(kept, "train_curve.json")),
+        }
+        model_dir.write_json(os.path.join(run, RESTARTED), earlier)
+    except BaseException:
+        # Half a restart would resume as a fresh run: the folder, new and ours, goes.
+        shutil.rmtree(run, ignore_errors=True)
+        raise
     return run
 
 

@@ -524,6 +524,15 @@ def test_a_lost_run_restarts_from_its_collected_row_and_keeps_its_past(tmp_path,
     saved = [v.numpy() for v in tf.saved_model.load(os.path.join(out, "saved_model")).variables]
     shutil.rmtree(runs / "tiny")
 
+    def unreadable(*args):
+        raise ModelDirError("cannot read the weights of the SavedModel")
+
+    monkeypatch.setattr(backup, "save_from_saved_model", unreadable)
+    with pytest.raises(ModelDirError, match="cannot read the weights"):
+        papers.restart("tiny", str(runs), str(results))
+    assert not (runs / "tiny").exists()  # No half restart left to resume from scratch.
+    monkeypatch.undo()
+    monkeypatch.setitem(papers.ROWS, "tiny", papers.Row("p", "w", 90.0, 4, 50, row_flags))
     run = papers.restart("tiny", str(runs), str(results))
     assert backup.latest_epoch(os.path.join(run, "backup")) == 2
     model = training.starting_model(config, data_lib.load_splits(config.data, 0))
