@@ -3,16 +3,19 @@
     python experiments/papers.py --list
     python experiments/papers.py --row=burda_vae_k1 --runs=RUNS            # prints the command
     python experiments/papers.py --row=burda_vae_k1 --runs=RUNS --run      # runs it
+    python experiments/papers.py --row=burda_vae_k1 --runs=RUNS --script   # RUNS/ROW.sh runs it
     python experiments/papers.py --row=burda_vae_k1 --runs=RUNS --collect  # into results/papers
     python experiments/papers.py --row=burda_vae_k1 --runs=RUNS --restart  # a lost run, again
     python experiments/papers.py --table                                   # the results table
 
 A row is the paper's model, data, objective and optimizer as `python -m keras_vae.train`
 flags; its run lives in RUNS/ROW and resumes after its last finished epoch when the
-same command is run again. `--collect` copies what a run has so far into
-results/papers/ROW: its learning curve (nll_curve.json), its config and progress
-(epochs done, training seconds), and its SavedModel (exported from the latest
-checkpoint while the run is unfinished), which
+same command is run again. `--script` writes that command, run from this checkout, to
+RUNS/ROW.sh for `nohup`; written from a snapshot of the repository (`git archive`), it
+keeps its run out of reach of later edits to the repository.
+`--collect` copies what a run has so far into results/papers/ROW: its learning curve
+(nll_curve.json), its config and progress (epochs done, training seconds), and its
+SavedModel (exported from the latest checkpoint while the run is unfinished), which
 
     python -m keras_vae.evaluate --saved_model=results/papers/ROW/saved_model \
         --num_importance_samples=5000 [--data_dir=... for binarized_mnist]
@@ -223,6 +226,18 @@ flags.DEFINE_bool("list", False, "List the rows.")
 flags.DEFINE_string("row", None, "A row of ROWS.")
 flags.DEFINE_string("runs", None, "The folder that holds the rows' runs (RUNS/ROW).")
 flags.DEFINE_bool("run", False, "Run the row's command (resuming a started run).")
+flags.DEFINE_bool(
+    "script",
+    False,
+    "Write RUNS/ROW.sh, which runs the row's command from this checkout (run it again to resume).",
+)
+flags.DEFINE_integer(
+    "threads",
+    None,
+    "With --script: TensorFlow threads per op in the run, set in its environment (the "
+    "run's record and its resumption do not change); default: TensorFlow's choice.",
+    lower_bound=1,
+)
 flags.DEFINE_bool("collect", False, "Copy the row's run so far into results/papers/ROW.")
 flags.DEFINE_bool(
     "restart",
@@ -243,6 +258,45 @@ def command(name: str, runs: str) -> list[str]:
     """The `python -m keras_vae.train` command of row `name`, its run in runs/name."""
     row_flags = {**ROWS[name].flags, "model_dir": os.path.join(runs, name)}
     return [sys.executable, "-m", "keras_vae.train"] + [f"--{k}={v}" for k, v in row_flags.items()]
+
+
+def script(name: str, runs: str, threads: int | None = None) -> str:
+    """Writes runs/name.sh, which runs row `name`'s command from this checkout; its path.
+
+    An existing script with another text is refused and kept: it may be what a run in
+    progress was started with.
+    """
+    from keras_vae.errors import KerasVAEError
+
+    runs = os.path.abspath(runs)  # The script changes directory before it runs.
+    row = ROWS[name]
+    lines = [
+        "#!/bin/bash",
+        f"# {name}: {row.paper}, {row.what}. Written by experiments/papers.py --script;",
+        "# run it again to resume the run after its last finished epoch.",
+        f"cd {shlex.quote(REPO)}",
+    ]
+    if threads:
+        lines.append(f"export TF_NUM_INTRAOP_THREADS={threads} TF_NUM_INTEROP_THREADS={threads}")
+    lines.append("exec " + shlex.join(command(name, runs)))
+    text = "\n".join(lines) + "\n"
+    path = os.path.join(runs, f"{name}.sh")
+    try:
+        if os.path.exists(path):
+            with open(path) as f:
+                if f.read() != text:
+                    raise KerasVAEError(
+                        f"{path} exists with another text (a run may have started from it); "
+                        "remove it to write it again"
+                    )
+            return path
+        os.makedirs(runs, exist_ok=True)
+        with open(path, "w") as f:
+            f.write(text)
+        os.chmod(path, 0o755)
+    except OSError as e:
+        raise KerasVAEError(f"cannot write {path}: {e.strerror or e}") from e
+    return path
 
 
 def _progress(run: str) -> dict:
@@ -582,13 +636,25 @@ def main(argv):
         print(cost(FLAGS.cost_steps, FLAGS.cost_rounds))
         return 0
     if FLAGS.row not in ROWS or not FLAGS.runs:
-        print(f"papers.py: error: --row (one of {', '.join(ROWS)}) and --runs are needed")
+        print(
+            f"papers.py: error: --row (one of {', '.join(ROWS)}) and --runs are needed",
+            file=sys.stderr,
+        )
         return 2
-    if FLAGS.collect or FLAGS.restart:
+    if FLAGS.threads is not None and not FLAGS.script:
+        print(
+            "papers.py: error: --threads is a setting of --script's run; add --script",
+            file=sys.stderr,
+        )
+        return 2
+    if FLAGS.collect or FLAGS.restart or FLAGS.script:
         from keras_vae.errors import KerasVAEError
 
         try:
-            print((collect if FLAGS.collect else restart)(FLAGS.row, FLAGS.runs))
+            if FLAGS.script:
+                print(script(FLAGS.row, FLAGS.runs, FLAGS.threads))
+            else:
+                print((collect if FLAGS.collect else restart)(FLAGS.row, FLAGS.runs))
         except KerasVAEError as e:
             print(f"papers.py: error: {e}", file=sys.stderr)
             return 1
@@ -600,5 +666,19 @@ def main(argv):
     return 0
 
 
+def _parse_flags(argv):
+    # keras_vae.cli has this parser, but importing keras_vae from a script imports
+    # TensorFlow (it registers the Keras classes): --list and the commands need neither.
+    try:
+        remaining = FLAGS(argv)
+    except flags.Error as e:
+        print(f"papers.py: error: {str(e).splitlines()[0]}", file=sys.stderr)
+        sys.exit(2)
+    if len(remaining) > 1:
+        print(f"papers.py: error: unexpected arguments {remaining[1:]}", file=sys.stderr)
+        sys.exit(2)
+    return remaining
+
+
 if __name__ == "__main__":
-    app.run(main)
+    app.run(main, flags_parser=_parse_flags)

@@ -493,6 +493,55 @@ def test_collecting_a_row_without_a_finished_epoch_is_refused_in_one_line(tmp_pa
     assert result.stderr.strip().splitlines()[-1].startswith("papers.py: error: ")
 
 
+def test_a_rows_script_runs_its_command_from_this_checkout(tmp_path, monkeypatch):
+    papers = _papers()
+    folder = _write_synthetic_folder(tmp_path / "idx")
+    row_flags = {
+        "dataset": f"idx:{folder}", "latent_dims": 2, "hidden_units": "16", "epochs": 1,
+        "batch_size": 50, "seed": 0, "verbose": 0, "objective": "elbo", "num_samples": 1,
+    }  # fmt: skip
+    monkeypatch.setitem(papers.ROWS, "tiny", papers.Row("p", "w", 90.0, 1, 50, row_flags))
+    runs = tmp_path / "runs"
+    path = papers.script("tiny", str(runs), threads=1)
+    assert path == str(runs / "tiny.sh") and os.access(path, os.X_OK)
+    text = (runs / "tiny.sh").read_text()
+    assert f"cd {REPO}\n" in text and "export TF_NUM_INTRAOP_THREADS=1 " in text
+    assert f"--model_dir={runs / 'tiny'}" in text
+    assert papers.script("tiny", str(runs), threads=1) == path  # The same text: kept.
+
+    done = subprocess.run(["bash", path], capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert papers._progress(str(runs / "tiny"))["epochs"] == 1
+    metrics = (runs / "tiny" / "metrics.json").read_bytes()
+    # Run again once finished (a queue of scripts, say), it leaves the run as it was.
+    again = subprocess.run(["bash", path], capture_output=True, text=True, timeout=300, check=False)
+    assert again.returncode != 0 and "already holds a finished" in again.stderr
+    assert (runs / "tiny" / "metrics.json").read_bytes() == metrics
+
+    # A script a run may have started from is never overwritten by another command.
+    from keras_vae.errors import KerasVAEError
+
+    with pytest.raises(KerasVAEError, match="exists with another text"):
+        papers.script("tiny", str(runs), threads=2)
+    assert (runs / "tiny.sh").read_text() == text
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--row=burda_vae_k1", "--threads=2"], "--runs are needed"),
+        (["--row=burda_vae_k1", "--runs=RUNS", "--threads=2"], "add --script"),
+        (["--row=burda_vae_k1", "--runs=RUNS", "--script", "--threads=0"], "not a positive"),
+        (["--row=burda_vae_k1", "extra"], "unexpected arguments"),
+    ],
+)
+def test_papers_answers_a_bad_combination_in_one_line(args, message):
+    result = _run_script("papers.py", *args)
+    assert result.returncode == 2
+    assert result.stderr.startswith("papers.py: error: ") and message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
 def test_a_lost_run_restarts_from_its_collected_row_and_keeps_its_past(tmp_path, monkeypatch):
     # The machine that held a run is replaced: only results/papers/ROW survives.
     import keras
