@@ -59,6 +59,7 @@ import time
 import benchmark_training
 import machine
 import roofline
+import script_flags
 from absl import app, flags
 from absl import logging as absl_logging
 
@@ -642,18 +643,5 @@ def main(argv):
     return 0
 
 
-def parse_flags(argv):
-    """absl's parser, with one line and exit status 2 for a bad flag."""
-    try:
-        remaining = FLAGS(argv)
-    except flags.Error as e:
-        sys.stderr.write(f"{PROGRAM}: error: {str(e).splitlines()[0]}\n")
-        sys.exit(2)
-    if len(remaining) > 1:
-        sys.stderr.write(f"{PROGRAM}: error: unexpected arguments {remaining[1:]}\n")
-        sys.exit(2)
-    return remaining
-
-
 if __name__ == "__main__":
-    app.run(main, flags_parser=parse_flags)
+    app.run(main, flags_parser=script_flags.flags_parser(PROGRAM))

@@ -623,6 +623,11 @@ def table(results: str = RESULTS) -> str:
     return "\n".join(lines)
 
 
+def _fail(message: str, code: int) -> int:
+    print(f"papers.py: error: {message}", file=sys.stderr)
+    return code
+
+
 def main(argv):
     del argv
     if FLAGS.list:
@@ -636,17 +641,9 @@ def main(argv):
         print(cost(FLAGS.cost_steps, FLAGS.cost_rounds))
         return 0
     if FLAGS.row not in ROWS or not FLAGS.runs:
-        print(
-            f"papers.py: error: --row (one of {', '.join(ROWS)}) and --runs are needed",
-            file=sys.stderr,
-        )
-        return 2
+        return _fail(f"--row (one of {', '.join(ROWS)}) and --runs are needed", 2)
     if FLAGS.threads is not None and not FLAGS.script:
-        print(
-            "papers.py: error: --threads is a setting of --script's run; add --script",
-            file=sys.stderr,
-        )
-        return 2
+        return _fail("--threads is a setting of --script's run; add --script", 2)
     if FLAGS.collect or FLAGS.restart or FLAGS.script:
         from keras_vae.errors import KerasVAEError
 
@@ -656,8 +653,7 @@ def main(argv):
             else:
                 print((collect if FLAGS.collect else restart)(FLAGS.row, FLAGS.runs))
         except KerasVAEError as e:
-            print(f"papers.py: error: {e}", file=sys.stderr)
-            return 1
+            return _fail(str(e), 1)
         return 0
     cmd = command(FLAGS.row, FLAGS.runs)
     if FLAGS.run:
@@ -666,19 +662,7 @@ def main(argv):
     return 0
 
 
-def _parse_flags(argv):
-    # keras_vae.cli has this parser, but importing keras_vae from a script imports
-    # TensorFlow (it registers the Keras classes): --list and the commands need neither.
-    try:
-        remaining = FLAGS(argv)
-    except flags.Error as e:
-        print(f"papers.py: error: {str(e).splitlines()[0]}", file=sys.stderr)
-        sys.exit(2)
-    if len(remaining) > 1:
-        print(f"papers.py: error: unexpected arguments {remaining[1:]}", file=sys.stderr)
-        sys.exit(2)
-    return remaining
-
-
 if __name__ == "__main__":
-    app.run(main, flags_parser=_parse_flags)
+    import script_flags  # experiments/, on sys.path when this file runs as a script.
+
+    app.run(main, flags_parser=script_flags.flags_parser("papers.py"))
