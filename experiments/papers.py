@@ -159,7 +159,13 @@ _ZERO_BIAS = {"output_bias": "zero"}
 ROWS = {
     "burda_vae_k1": Row(
         "Burda et al. 2015, Table 1", "VAE k=1, dynamic MNIST", 86.76, 3280, 20,
-        _burda(_DYNAMIC, "elbo", 1, **_ZERO_BIAS),
+        _burda(_DYNAMIC, "elbo", 1),
+    ),
+    # The same row's first run, from a zero bias, kept beside it: it finished the paper's
+    # schedule before the row started again from the paper's initialization.
+    "burda_vae_k1_zero_bias": Row(
+        "Burda et al. 2015, Table 1", "VAE k=1, dynamic MNIST, zero output bias", 86.76,
+        3280, 20, _burda(_DYNAMIC, "elbo", 1, **_ZERO_BIAS),
     ),
     "burda_iwae_k5": Row(
         "Burda et al. 2015, Table 1", "IWAE k=5, dynamic MNIST", 85.54, 3280, 20,
