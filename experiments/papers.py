@@ -438,9 +438,11 @@ def restart(name: str, runs: str, results: str = RESULTS) -> str:
     time and curve from. The row's command then resumes it. Returns the run's folder.
 
     Refused with ModelDirError, before anything is written: a run folder that already
-    holds a run or other files, a row with nothing collected, a collected run of other settings (the
-    row's flags changed since), a finished one, and a row trained with Adagrad. A
-    failure while writing (a SavedModel that does not fit) removes the new folder.
+    holds a run or other files, a row with nothing collected, a collected run of other
+    settings (the row's flags changed since) or of other data files (the same files in
+    another folder are fine: the new run's config names that folder), a finished one,
+    and a row trained with Adagrad. A failure while writing (a SavedModel that does not
+    fit) removes the new folder.
     """
     from keras_vae import backup, model_dir, training
     from keras_vae import data as data_lib
@@ -469,12 +471,15 @@ def restart(name: str, runs: str, results: str = RESULTS) -> str:
             f"{name} trains with Adagrad, whose accumulated squared gradients set the size "
             "of every later step and are not in a SavedModel: start the row again with --run"
         )
-    # The collected run must be the one the row's command trains today.
-    model_dir.check_run(kept, config.to_dict())
     splits = data_lib.load_splits(config.data, config.train.seed)
+    # The collected run must be the one the row's command trains today, its data files
+    # perhaps in another folder (another machine, another checkout).
+    model_dir.check_run(kept, _at_recorded_folder(config, splits.source, kept))
+    record = model_dir.read_json(os.path.join(kept, model_dir.CONFIG))
+    record["data"]["data_dir"] = config.data.data_dir
     model_dir.open_run(run, config.to_dict())
     try:
-        shutil.copyfile(os.path.join(kept, model_dir.CONFIG), os.path.join(run, model_dir.CONFIG))
+        model_dir.write_json(os.path.join(run, model_dir.CONFIG), record)
         if os.path.isfile(os.path.join(kept, "nll_curve.json")):
             shutil.copyfile(
                 os.path.join(kept, "nll_curve.json"), os.path.join(run, "nll_curve.json")
@@ -498,6 +503,34 @@ def restart(name: str, runs: str, results: str = RESULTS) -> str:
         shutil.rmtree(run, ignore_errors=True)
         raise
     return run
+
+
+def _at_recorded_folder(config, source: dict, kept: str) -> dict:
+    """`config` as a dict, with the collected run's data_dir where the row reads the
+    same data files from another folder: same names and sha256 as the collected
+    SavedModel's record says it trained on. Other files there are refused with
+    ModelDirError (the run would resume on other data)."""
+    from keras_vae import model_dir
+    from keras_vae.errors import ModelDirError
+
+    wanted = config.to_dict()
+    try:
+        record = model_dir.read_json(os.path.join(kept, model_dir.CONFIG))
+        recorded_folder = record["data"]["data_dir"]
+    except (OSError, ValueError, TypeError, KeyError):
+        return wanted  # check_run names what is wrong with the record.
+    if "sha256" not in source or recorded_folder in (None, config.data.data_dir):
+        return wanted
+    run = model_dir.load_saved_model_record(os.path.join(kept, "saved_model"))
+    trained_on = run[1].get("sha256") if run else None
+    if trained_on != source["sha256"]:
+        raise ModelDirError(
+            f"{config.data.data_dir} does not hold the files {kept} was trained on (in "
+            f"{recorded_folder}): their names or sha256 differ, so the run would resume on "
+            "other data"
+        )
+    wanted["data"]["data_dir"] = recorded_folder
+    return wanted
 
 
 # Images trained on per epoch, and their shape, by data set (the splits of the rows).

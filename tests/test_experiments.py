@@ -642,6 +642,59 @@ def test_a_restart_is_refused_when_the_row_changed_since_its_collection(tmp_path
     assert "holds no collected run" in result.stderr.strip().splitlines()[-1]
 
 
+def test_a_restart_finds_the_same_data_files_in_another_folder(tmp_path, monkeypatch):
+    # A static-MNIST row collected on a machine whose data lived elsewhere restarts here
+    # when the files are the same; other files under the same names are refused.
+    import gzip
+
+    import keras
+
+    from keras_vae import config as config_lib
+    from keras_vae import training
+    from keras_vae.errors import Interrupted, ModelDirError
+
+    papers = _papers()
+    there, here = tmp_path / "there", tmp_path / "here"
+    there.mkdir()
+    bits = np.random.default_rng(0).random((140, 784)) < 0.3
+    for stem, rows in (("train", bits[:100]), ("valid", bits[100:120]), ("test", bits[120:])):
+        text = "".join(" ".join(map(str, r.astype(int))) + "\n" for r in rows)
+        (there / f"binarized_mnist_{stem}.amat.gz").write_bytes(gzip.compress(text.encode()))
+    row_flags = dict(
+        dataset="binarized_mnist", data_dir=str(there), binarize="none", latent_dims=2,
+        hidden_units="16", likelihood="bernoulli", batch_size=50, epochs=3,
+        curve_every_epochs=1, curve_examples=20, curve_importance_samples=5, seed=0,
+        verbose=0, objective="elbo", num_samples=1,
+    )  # fmt: skip
+    monkeypatch.setitem(papers.ROWS, "tiny", papers.Row("p", "w", 90.0, 3, 50, row_flags))
+    runs, results = tmp_path / "runs", tmp_path / "results"
+
+    class StopAfterOne(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            raise KeyboardInterrupt
+
+    with pytest.raises(Interrupted):
+        training.train_and_evaluate(
+            papers.row_config("tiny", str(runs)), callbacks=(StopAfterOne(),)
+        )
+    papers.collect("tiny", str(runs), str(results))
+    shutil.rmtree(runs / "tiny")
+    shutil.move(there, here)  # The data, on the new machine, in another folder.
+    row_flags["data_dir"] = str(here)
+    run = papers.restart("tiny", str(runs), str(results))
+    assert config_lib.load(os.path.join(run, "config.json")).data.data_dir == str(here)
+    metrics = training.train_and_evaluate(papers.row_config("tiny", str(runs)))
+    assert metrics["resumed_after_epoch"] == 1
+
+    shutil.rmtree(runs / "tiny")
+    path = here / "binarized_mnist_test.amat.gz"
+    text = gzip.decompress(path.read_bytes()).decode()
+    path.write_bytes(gzip.compress(("1" if text[0] == "0" else "0").encode() + text[1:].encode()))
+    with pytest.raises(ModelDirError, match="does not hold the files .* sha256 differ"):
+        papers.restart("tiny", str(runs), str(results))
+    assert not (runs / "tiny").exists()  # Nothing written.
+
+
 def test_kingma_welling_figure_plots_samples_evaluated_and_names_rows_not_run(tmp_path):
     sys.path.insert(0, os.path.join(REPO, "experiments"))
     try:
