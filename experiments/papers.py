@@ -514,16 +514,13 @@ def _at_recorded_folder(config, source: dict, kept: str) -> dict:
     from keras_vae.errors import ModelDirError
 
     wanted = config.to_dict()
-    try:
-        record = model_dir.read_json(os.path.join(kept, model_dir.CONFIG))
-        recorded_folder = record["data"]["data_dir"]
-    except (OSError, ValueError, TypeError, KeyError):
-        return wanted  # check_run names what is wrong with the record.
-    if "sha256" not in source or recorded_folder in (None, config.data.data_dir):
-        return wanted
     run = model_dir.load_saved_model_record(os.path.join(kept, "saved_model"))
-    trained_on = run[1].get("sha256") if run else None
-    if trained_on != source["sha256"]:
+    if run is None or "sha256" not in source:
+        return wanted  # check_run then compares the folders as they are.
+    recorded_folder = run[0].data.data_dir
+    if recorded_folder in (None, config.data.data_dir):
+        return wanted
+    if run[1].get("sha256") != source["sha256"]:
         raise ModelDirError(
             f"{config.data.data_dir} does not hold the files {kept} was trained on (in "
             f"{recorded_folder}): their names or sha256 differ, so the run would resume on "
